@@ -1,0 +1,24 @@
+"""Action Lens recognition: two video action-recognition models behind one API.
+
+    from recognition import Recognizer
+
+    recognizer = Recognizer.load()            # both shipped models, loaded once
+    result = recognizer.recognize("clip.mp4", output_dir="out/")
+    result.models["lrcn"].label, result.models["convlstm"].confidence
+"""
+
+from recognition.metadata import ModelSpec, SamplingSpec
+from recognition.pipeline import MODEL_NAMES, Recognizer
+from recognition.results import ModelResult, Recognition, WindowScore
+from recognition.video import VideoError
+
+__all__ = [
+    "MODEL_NAMES",
+    "ModelResult",
+    "ModelSpec",
+    "Recognition",
+    "Recognizer",
+    "SamplingSpec",
+    "VideoError",
+    "WindowScore",
+]

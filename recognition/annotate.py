@@ -1,0 +1,93 @@
+"""Annotated videos: each frame shows the label of the window covering it.
+
+Written as H.264 (libx264, yuv420p, +faststart) through the ffmpeg binary that
+imageio-ffmpeg ships: browsers play it, and OpenCV's wheels can't write it.
+One decoding pass feeds every model's output video.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import cv2
+import imageio_ffmpeg
+import numpy as np
+
+from recognition.results import ModelResult
+from recognition.sampling import Window, window_for_time
+from recognition.video import iter_frames, probe
+
+MAX_OUTPUT_HEIGHT = 480
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+_WHITE, _ACCENT, _TRACK = (255, 255, 255), (60, 190, 250), (90, 90, 90)
+
+
+def output_size(width: int, height: int, max_height: int = MAX_OUTPUT_HEIGHT) -> tuple[int, int]:
+    """Even dimensions no taller than `max_height`, keeping the aspect ratio (yuv420p needs even)."""
+    scale = min(1.0, max_height / height)
+    return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
+
+
+def draw_overlay(frame: np.ndarray, model: str, top3: list[tuple[str, float]]) -> None:
+    """Draw the model name, top label with confidence, and a small top-3 bar chart, in place."""
+    height, width = frame.shape[:2]
+    scale = max(0.35, min(width, height) / 600)
+    line = int(26 * scale) + 4
+    box_w, box_h = min(width, int(300 * scale) + 12), min(height, line * 5)
+    region = frame[:box_h, :box_w]
+    region[:] = (region * 0.35).astype(np.uint8)
+    thick = max(1, int(round(scale * 2)))
+    label, confidence = top3[0]
+    cv2.putText(frame, model.upper(), (6, line - 6), _FONT, scale * 0.6, _ACCENT, thick, cv2.LINE_AA)
+    cv2.putText(frame, f"{label} {confidence:.0%}", (6, 2 * line - 4), _FONT, scale * 0.8, _WHITE, thick,
+                cv2.LINE_AA)
+    bar_left, bar_right = 6, box_w - 8
+    for rank, (name, probability) in enumerate(top3):
+        y = (2 + rank) * line + 2
+        cv2.rectangle(frame, (bar_left, y), (bar_right, y + line - 8), _TRACK, -1)
+        cv2.rectangle(frame, (bar_left, y), (bar_left + int((bar_right - bar_left) * probability), y + line - 8),
+                      _ACCENT, -1)
+        cv2.putText(frame, f"{name} {probability:.0%}", (bar_left + 3, y + line - 12), _FONT, scale * 0.5,
+                    _WHITE, max(1, thick - 1), cv2.LINE_AA)
+
+
+def _top3_per_window(result: ModelResult) -> list[list[tuple[str, float]]]:
+    table = []
+    for window in result.timeline:
+        ranked = np.argsort(window.probabilities)[::-1][:3]
+        table.append([(result.classes[i], window.probabilities[i]) for i in ranked])
+    return table
+
+
+def write_annotated_videos(video: str | os.PathLike, results: dict[str, ModelResult],
+                           output_dir: Path) -> dict[str, ModelResult]:
+    """Write `<output_dir>/<stem>_<model>.mp4` per model; returns results that name them."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    info = probe(video)
+    size = output_size(info.width, info.height)
+    paths = {name: output_dir / f"{Path(video).stem}_{name}.mp4" for name in results}
+    windows = {name: tuple(Window(0, w.start_s, w.end_s) for w in r.timeline) for name, r in results.items()}
+    top3 = {name: _top3_per_window(r) for name, r in results.items()}
+    writers = {
+        name: imageio_ffmpeg.write_frames(
+            str(path), size, fps=info.fps, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=2,
+            output_params=["-preset", "veryfast", "-crf", "23", "-movflags", "+faststart"],
+            ffmpeg_log_level="error",
+        )
+        for name, path in paths.items()
+    }
+    try:
+        for writer in writers.values():
+            writer.send(None)
+        for stamp, frame in iter_frames(video):
+            base = cv2.cvtColor(cv2.resize(frame, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+            for name, writer in writers.items():
+                canvas = base.copy()
+                draw_overlay(canvas, name, top3[name][window_for_time(windows[name], stamp)])
+                writer.send(canvas)
+    finally:
+        for writer in writers.values():
+            writer.close()
+    return {name: dataclasses.replace(r, annotated_video=paths[name]) for name, r in results.items()}

@@ -1,0 +1,147 @@
+"""Command line: `python -m recognition predict|train|evaluate ...`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+
+
+def _load_recognizer(weights: Path):
+    from recognition.pipeline import Recognizer
+
+    return Recognizer.load(weights)
+
+
+def _format_result(summary: dict) -> str:
+    lines = [f"{summary['video']}  ({summary['duration_s']:.1f} s)"]
+    for name, model in summary["models"].items():
+        top3 = ", ".join(f"{label} {p:.0%}" for label, p in model["top3"])
+        lines.append(f"  {name.upper():<9} {model['label']:<18} {model['confidence']:>6.1%}   "
+                     f"top-3: {top3}   ({model['seconds']:.2f} s)")
+    return "\n".join(lines)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from recognition.video import VideoError
+
+    recognizer = _load_recognizer(args.weights)
+    failures = 0
+    for video in args.videos:
+        try:
+            summary = recognizer.recognize(video, output_dir=args.out).summary()
+        except (VideoError, OSError) as error:
+            failures += 1
+            summary = {"video": str(video), "error": str(error)}
+        if args.json:
+            print(json.dumps(summary), flush=True)
+        elif "error" in summary:
+            print(f"{video}: error: {summary['error']}", file=sys.stderr, flush=True)
+        else:
+            print(_format_result(summary), flush=True)
+    return 1 if failures else 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from recognition.evaluation import evaluate
+
+    reports = evaluate(_load_recognizer(args.weights), args.data, args.out)
+    if args.json:
+        print(json.dumps(reports))
+        return 0
+    for name, report in reports.items():
+        if not report["clips"]:
+            print(f"{name.upper()}: {report['error']}")
+            continue
+        print(f"{name.upper()}: top-1 {report['top1']:.1%}, top-3 {report['top3']:.1%} "
+              f"on {report['clips']} clips of groups {report['groups']}")
+        for label, accuracy in report["per_class"].items():
+            print(f"    {label:<20} {accuracy:.0%}")
+        if "confusion_png" in report:
+            print(f"    confusion matrix: {report['confusion_png']}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from recognition import models
+    from recognition.metadata import SamplingSpec
+    from recognition.training import TrainConfig, train
+
+    weights = args.backbone_weights or models.default_backbone_weights()
+    if weights is None:
+        print("error: no backbone weights: pass --backbone-weights FILE.h5, or 'imagenet' with internet",
+              file=sys.stderr)
+        return 2
+    config = TrainConfig(
+        architecture=args.model,
+        data_dir=args.data,
+        out_dir=args.out,
+        cache_dir=args.cache,
+        backbone_weights=weights,
+        validation_groups=tuple(args.validation_groups) if args.validation_groups else None,
+        sampling=SamplingSpec(args.frames, args.window_seconds, args.hop_seconds),
+        image_size=args.image_size,
+        epochs=args.epochs,
+        patience=args.patience,
+        batch_size=args.batch_size,
+        samples_per_clip=args.samples_per_clip,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
+        distribute=args.distribute,
+        max_clips_per_class=args.max_clips_per_class,
+    )
+    train(config)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m recognition", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    predict = commands.add_parser("predict", help="recognise the action in one or more videos")
+    predict.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
+    predict.add_argument("--out", type=Path, help="also write one annotated video per model here")
+    predict.add_argument("--json", action="store_true", help="one JSON object per input, one per line")
+    predict.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="folder of trained models")
+    predict.set_defaults(run=_predict)
+
+    evaluate = commands.add_parser("evaluate", help="accuracy on clips of groups the models never trained on")
+    evaluate.add_argument("--data", type=Path, required=True, help="folder of <Class>/*.mp4|avi clips")
+    evaluate.add_argument("--out", type=Path, default=Path("evaluation"), help="where confusion matrices go")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
+    evaluate.set_defaults(run=_evaluate)
+
+    train = commands.add_parser("train", help="train one model on a UCF-style folder")
+    train.add_argument("--model", choices=["lrcn", "convlstm"], required=True)
+    train.add_argument("--data", type=Path, required=True, help="folder of <Class>/*.mp4|avi clips")
+    train.add_argument("--out", type=Path, default=Path("weights"))
+    train.add_argument("--cache", type=Path, default=Path.home() / ".cache/action-lens/frames",
+                       help="where decoded training frames are cached between runs")
+    train.add_argument("--backbone-weights", help="MobileNetV2-0.5 no-top .h5 file, or 'imagenet' to download")
+    train.add_argument("--validation-groups", type=int, nargs="+", help="UCF groups held out (default: the last 28%%)")
+    train.add_argument("--frames", type=int, default=16)
+    train.add_argument("--window-seconds", type=float, default=3.2)
+    train.add_argument("--hop-seconds", type=float, default=1.0)
+    train.add_argument("--image-size", type=int, default=224)
+    train.add_argument("--epochs", type=int, default=40)
+    train.add_argument("--patience", type=int, default=10)
+    train.add_argument("--batch-size", type=int, default=16)
+    train.add_argument("--samples-per-clip", type=int, default=2)
+    train.add_argument("--learning-rate", type=float, default=3e-4)
+    train.add_argument("--seed", type=int, default=1)
+    train.add_argument("--distribute", choices=["none", "mirrored", "multi-worker"], default="none")
+    train.add_argument("--max-clips-per-class", type=int, help="use a subset (smoke tests)")
+    train.set_defaults(run=_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)

@@ -1,0 +1,69 @@
+"""Model metadata: the single place where classes, frame count and sizes live.
+
+Every `weights/<name>.keras` file has a `weights/<name>.json` beside it. Training
+writes it, and inference reads it, so nothing about a model is hard-coded elsewhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class SamplingSpec:
+    """How frames are taken from a video: the same rule in training and inference.
+
+    A window holds `num_frames` frames spread uniformly over `window_seconds`.
+    Longer videos get sliding windows every `hop_seconds`; shorter ones get a
+    single window stretched over their whole length.
+    """
+
+    num_frames: int = 16
+    window_seconds: float = 3.2
+    hop_seconds: float = 1.0
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.num_frames / self.window_seconds
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to use a trained model, saved as JSON next to it."""
+
+    name: str
+    architecture: str
+    classes: tuple[str, ...]
+    image_size: int
+    sampling: SamplingSpec
+    preprocessing: str = "RGB uint8 frames, resized to a square; scaled to [-1, 1] inside the model"
+    training: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelSpec":
+        fields = dict(data)
+        fields["classes"] = tuple(fields["classes"])
+        fields["sampling"] = SamplingSpec(**fields["sampling"])
+        return cls(**fields)
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(self.to_json() + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> "ModelSpec":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    @property
+    def validation_accuracy(self) -> float | None:
+        return self.training.get("validation", {}).get("top1")
+
+
+def metadata_path(model_path: Path) -> Path:
+    """The JSON file that describes `model_path` (`x.keras` -> `x.json`)."""
+    return Path(model_path).with_suffix(".json")

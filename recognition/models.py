@@ -1,0 +1,137 @@
+"""The two architectures, built from one shared ImageNet stem.
+
+Both models take a window of RGB frames, shape (frames, size, size, 3), and are
+laid out as `frames -> TimeDistributed(frame_encoder) -> sequence_head`, so the
+inference pipeline can run the per-frame part once per frame and share it
+between overlapping windows.
+
+- LRCN (Donahue et al.): MobileNetV2 on each frame (the last blocks fine-tuned),
+  pooled to a vector, then an LSTM over the sequence of vectors and their
+  frame-to-frame differences (a cheap motion stream).
+- ConvLSTM (Shi et al.): the frozen MobileNetV2 stem gives 14x14 feature maps
+  per frame, and ConvLSTM2D layers learn space and time together on them.
+
+The stem (MobileNetV2 up to `block_12_add`) is always frozen, so training can
+cache its output once per clip and fit only what comes after it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+from keras import layers
+
+STEM_OUTPUT = "block_12_add"
+BACKBONE = "MobileNetV2 alpha 0.5, ImageNet"
+
+
+def default_backbone_weights() -> str | None:
+    """The ImageNet file in `../shared/pretrained`, where a checkout has it."""
+    candidate = (
+        Path(__file__).resolve().parent.parent.parent
+        / "shared/pretrained/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.5_224_no_top.h5"
+    )
+    return str(candidate) if candidate.exists() else None
+
+
+def build_backbone(image_size: int, weights: str | None) -> keras.Model:
+    """MobileNetV2 alpha 0.5 without its classifier.
+
+    `weights` is a local `.h5` path, `"imagenet"` (downloads; needs internet)
+    or None (random, for tests that only check shapes).
+    """
+    return keras.applications.MobileNetV2(
+        input_shape=(image_size, image_size, 3), alpha=0.5, include_top=False, weights=weights
+    )
+
+
+def split_backbone(backbone: keras.Model) -> tuple[keras.Model, keras.Model]:
+    """Cut the backbone into a frozen stem (with input scaling) and its top blocks."""
+    frames = keras.Input(backbone.input.shape[1:], name="frame")
+    scaled = layers.Rescaling(1 / 127.5, offset=-1.0, name="to_minus1_1")(frames)
+    stem_body = keras.Model(backbone.input, backbone.get_layer(STEM_OUTPUT).output, name="stem_body")
+    stem = keras.Model(frames, stem_body(scaled), name="stem")
+    stem.trainable = False
+    top = keras.Model(backbone.get_layer(STEM_OUTPUT).output, backbone.output, name="top_blocks")
+    for layer in top.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.trainable = False
+    return stem, top
+
+
+def build_lrcn_head(
+    feature_shape: tuple[int, ...], top: keras.Model, num_frames: int, num_classes: int
+) -> keras.Model:
+    """Trainable part of LRCN: top CNN blocks per frame, then the LSTM."""
+    features = keras.Input((num_frames, *feature_shape), name="stem_features")
+    x = layers.TimeDistributed(
+        keras.Sequential([top, layers.GlobalAveragePooling2D()], name="frame_head"), name="frame_head"
+    )(features)
+    x = sequence_classifier(x, num_frames, num_classes)
+    return keras.Model(features, x, name="lrcn_trainable")
+
+
+def sequence_classifier(frame_vectors, num_frames: int, num_classes: int):
+    """LSTM over per-frame vectors plus their differences (appearance and motion)."""
+    dim = frame_vectors.shape[-1]
+    head_input = keras.Input((num_frames, dim), name="frame_vectors")
+    x = layers.Dropout(0.3)(head_input)
+    x = layers.Concatenate()([x, frame_differences(x)])
+    x = layers.TimeDistributed(layers.Dense(256, activation="relu"))(x)
+    x = layers.LayerNormalization()(x)
+    x = layers.LSTM(256)(x)
+    x = layers.Dropout(0.4)(x)
+    probabilities = layers.Dense(num_classes, activation="softmax")(x)
+    head = keras.Model(head_input, probabilities, name="sequence_head")
+    return head(frame_vectors)
+
+
+def frame_differences(x):
+    """x[t] - x[t-1] (zero at t=0), from built-in layers so saved files need no custom code."""
+    later = layers.Cropping1D((1, 0))(x)
+    earlier = layers.Cropping1D((0, 1))(x)
+    return layers.ZeroPadding1D((1, 0))(layers.Subtract()([later, earlier]))
+
+
+def build_convlstm_head(feature_shape: tuple[int, ...], num_frames: int, num_classes: int) -> keras.Model:
+    """Trainable part of ConvLSTM: two ConvLSTM2D layers over the stem's maps."""
+    features = keras.Input((num_frames, *feature_shape), name="stem_features")
+    x = layers.SpatialDropout3D(0.1)(features)
+    x = layers.TimeDistributed(layers.Conv2D(48, 1, activation="relu"))(x)
+    x = layers.ConvLSTM2D(64, 3, padding="same", return_sequences=True, dropout=0.1)(x)
+    x = layers.TimeDistributed(layers.MaxPooling2D(2))(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.ConvLSTM2D(96, 3, padding="same", dropout=0.1)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.4)(x)
+    probabilities = layers.Dense(num_classes, activation="softmax")(x)
+    head = keras.Model(features, probabilities, name="sequence_head")
+    return keras.Model(features, head(features), name="convlstm_trainable")
+
+
+def build_trainable(
+    architecture: str, stem: keras.Model, top: keras.Model, num_frames: int, num_classes: int
+) -> keras.Model:
+    """The part of a model that training fits, fed with cached stem features."""
+    feature_shape = tuple(stem.output.shape[1:])
+    if architecture == "lrcn":
+        return build_lrcn_head(feature_shape, top, num_frames, num_classes)
+    if architecture == "convlstm":
+        return build_convlstm_head(feature_shape, num_frames, num_classes)
+    raise ValueError(f"unknown architecture {architecture!r}")
+
+
+def assemble(architecture: str, stem: keras.Model, trainable: keras.Model, num_frames: int) -> keras.Model:
+    """The full model on frames: stem and trained layers joined for saving and inference."""
+    frames = keras.Input((num_frames, *stem.input.shape[1:]), name="frames")
+    if architecture == "lrcn":
+        frame_head = trainable.get_layer("frame_head").layer
+        encoder_input = keras.Input(stem.input.shape[1:], name="frame")
+        encoder = keras.Model(encoder_input, frame_head(stem(encoder_input)), name="frame_encoder_model")
+    else:
+        encoder = stem
+    vectors = layers.TimeDistributed(encoder, name="frame_encoder")(frames)
+    probabilities = trainable.get_layer("sequence_head")(vectors)
+    return keras.Model(frames, probabilities, name=architecture)

@@ -1,0 +1,292 @@
+"""Training: `python -m recognition train --model lrcn|convlstm --data DIR`.
+
+Each clip's sampled frames are decoded once and cached (see `frame_cache`).
+Every epoch draws windows at random positions of each training clip and gives
+each window one random crop, flip and colour change, then fits everything above
+the frozen ImageNet stem. Early stopping watches clip-level accuracy on whole
+held-out groups, and the best epoch is kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import math
+import platform
+import time
+from pathlib import Path
+
+import cv2
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from recognition import dataset, models
+from recognition.frame_cache import ClipFrames, FrameCache
+from recognition.metadata import ModelSpec, SamplingSpec, metadata_path
+
+ARCHITECTURES = {
+    "lrcn": "LRCN: MobileNetV2-0.5 per frame (top blocks fine-tuned) -> LSTM over features and their differences",
+    "convlstm": "ConvLSTM: frozen MobileNetV2-0.5 stem (14x14x48 maps) -> 2 ConvLSTM2D layers -> pooling",
+}
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    architecture: str
+    data_dir: Path
+    out_dir: Path = Path("weights")
+    cache_dir: Path = Path.home() / ".cache" / "action-lens" / "frames"
+    backbone_weights: str | None = None
+    validation_groups: tuple[int, ...] | None = None
+    image_size: int = 224
+    sampling: SamplingSpec = SamplingSpec()
+    epochs: int = 40
+    patience: int = 10
+    batch_size: int = 16
+    samples_per_clip: int = 2
+    learning_rate: float = 3e-4
+    weight_decay: float = 1e-3
+    label_smoothing: float = 0.1
+    seed: int = 1
+    distribute: str = "none"
+    max_clips_per_class: int | None = None
+    verbose: int = 2
+
+
+def augment_window(window: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One random crop, flip and colour change, applied alike to every frame of a window."""
+    size = window.shape[1]
+    scale, aspect = rng.uniform(0.55, 1.0), np.exp(rng.uniform(np.log(0.8), np.log(1.25)))
+    width = min(size, int(size * np.sqrt(scale * aspect)))
+    height = min(size, int(size * np.sqrt(scale / aspect)))
+    left, top = rng.integers(0, size - width + 1), rng.integers(0, size - height + 1)
+    crops = np.stack([cv2.resize(np.asarray(frame[top : top + height, left : left + width]), (size, size),
+                                 interpolation=cv2.INTER_LINEAR) for frame in window])
+    if rng.random() < 0.5:
+        crops = crops[:, :, ::-1]
+    gray = crops.mean(axis=-1, keepdims=True)
+    saturation = rng.uniform(0.7, 1.3)
+    colour = gray + (crops - gray) * saturation
+    return np.clip(colour * rng.uniform(0.75, 1.25) + rng.uniform(-20, 20), 0, 255).astype(np.float32)
+
+
+class WindowBatches(keras.utils.PyDataset):
+    """Augmented windows at random positions of each training clip, redrawn every epoch."""
+
+    def __init__(self, clips: list[ClipFrames], labels: np.ndarray, num_classes: int, num_frames: int,
+                 batch_size: int, samples_per_clip: int, seed: int):
+        super().__init__()
+        self.clips, self.labels, self.num_classes = clips, labels, num_classes
+        self.num_frames, self.batch_size = num_frames, batch_size
+        self.samples_per_clip = samples_per_clip
+        self.rng = np.random.default_rng(seed)
+        self.on_epoch_end()
+
+    def on_epoch_end(self) -> None:
+        draws = [(index, int(self.rng.integers(len(clip.frames) - self.num_frames + 1)))
+                 for index, clip in enumerate(self.clips) for _ in range(self.samples_per_clip)]
+        self.draws = [draws[i] for i in self.rng.permutation(len(draws))]
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.draws) / self.batch_size)
+
+    def __getitem__(self, batch: int):
+        picked = self.draws[batch * self.batch_size : (batch + 1) * self.batch_size]
+        x = np.stack([augment_window(self.clips[i].frames[s : s + self.num_frames], self.rng) for i, s in picked])
+        y = keras.utils.to_categorical(self.labels[[i for i, _ in picked]], self.num_classes)
+        return x, y
+
+
+class HeldOutGroups(keras.callbacks.Callback):
+    """Clip-level accuracy on the validation groups after each epoch; keeps the best weights.
+
+    The frozen stem's output for the validation windows is computed once, so each
+    check only runs the trained layers.
+    """
+
+    def __init__(self, trainable: keras.Model, windows: np.ndarray, owners: np.ndarray, labels: np.ndarray,
+                 classes: tuple[str, ...], patience: int):
+        super().__init__()
+        self.trainable, self.windows, self.owners = trainable, windows, owners
+        self.labels, self.classes, self.patience = labels, classes, patience
+        self.best_accuracy, self.best_epoch, self.best_weights = -1.0, 0, None
+        self.history: list[float] = []
+
+    def report(self) -> dict:
+        probabilities = self.trainable.predict(self.windows, batch_size=32, verbose=0)
+        return accuracy_report(clip_scores(probabilities, self.owners, len(self.labels)), self.labels, self.classes)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        accuracy = self.report()["top1"]
+        self.history.append(accuracy)
+        if logs is not None:
+            logs["val_clip_accuracy"] = accuracy
+        print(f"  epoch {epoch + 1}: held-out clip accuracy {accuracy:.3f}", flush=True)
+        if accuracy > self.best_accuracy:
+            self.best_accuracy, self.best_epoch = accuracy, epoch + 1
+            self.best_weights = self.trainable.get_weights()
+        elif epoch + 1 - self.best_epoch >= self.patience:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self.best_weights is not None:
+            self.trainable.set_weights(self.best_weights)
+
+
+def stem_windows(stem: keras.Model, clips: list[ClipFrames], num_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stem features of every window of every clip (frames shared across windows), and each window's clip."""
+    size = stem.input.shape[1]
+    encode = tf.function(lambda x: stem(x, training=False),
+                         input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
+    windows, owners = [], []
+    for index, clip in enumerate(clips):
+        frames = np.asarray(clip.frames, np.float32)
+        features = np.concatenate([encode(frames[i : i + 64]).numpy() for i in range(0, len(frames), 64)])
+        for start in clip.window_starts:
+            windows.append(features[start : start + num_frames].astype(np.float16))
+            owners.append(index)
+    return np.stack(windows), np.array(owners)
+
+
+def clip_scores(window_probabilities: np.ndarray, owners: np.ndarray, count: int) -> np.ndarray:
+    """Average the window probabilities of each clip: the video-level answer."""
+    scores = np.zeros((count, window_probabilities.shape[1]))
+    np.add.at(scores, owners, window_probabilities)
+    return scores / np.bincount(owners, minlength=count)[:, None]
+
+
+def accuracy_report(scores: np.ndarray, labels: np.ndarray, classes: tuple[str, ...]) -> dict:
+    """Top-1, top-3 and per-class accuracy of clip-level scores."""
+    ranked = np.argsort(-scores, axis=1)
+    top1 = ranked[:, 0] == labels
+    top3 = (ranked[:, :3] == labels[:, None]).any(axis=1)
+    per_class = {name: float(top1[labels == i].mean()) for i, name in enumerate(classes) if (labels == i).any()}
+    return {"clips": int(len(labels)), "top1": float(top1.mean()), "top3": float(top3.mean()), "per_class": per_class}
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    """`none`, `mirrored` (all local devices) or `multi-worker` (reads TF_CONFIG)."""
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi-worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "none":
+        return tf.distribute.get_strategy()
+    raise ValueError(f"unknown strategy {name!r}: use none, mirrored or multi-worker")
+
+
+def _stem_id(weights: str | None) -> str:
+    if weights is None or weights == "imagenet":
+        return str(weights)
+    path = Path(weights)
+    return f"{path.name}:{path.stat().st_size}"
+
+
+def train(config: TrainConfig) -> ModelSpec:
+    """Train one architecture and save `<out_dir>/<architecture>.keras` plus its metadata."""
+    started = time.monotonic()
+    keras.utils.set_random_seed(config.seed)
+    clips = dataset.scan(config.data_dir)
+    if config.max_clips_per_class:
+        clips = _first_per_class(clips, config.max_clips_per_class)
+    classes = dataset.class_names(clips)
+    validation_groups = config.validation_groups or dataset.default_validation_groups(clips)
+    train_clips, validation_clips = dataset.split_by_group(clips, validation_groups)
+    if not train_clips or not validation_clips:
+        raise ValueError("the group split left no training or no validation clips")
+    print(f"{config.architecture}: {len(classes)} classes, {len(train_clips)} training clips, "
+          f"{len(validation_clips)} validation clips (groups {list(validation_groups)})", flush=True)
+
+    strategy = make_strategy(config.distribute)
+    with strategy.scope():
+        backbone = models.build_backbone(config.image_size, config.backbone_weights)
+        stem, top = models.split_backbone(backbone)
+        trainable = models.build_trainable(
+            config.architecture, stem, top, config.sampling.num_frames, len(classes))
+        frames = keras.Input((config.sampling.num_frames, config.image_size, config.image_size, 3))
+        trainer = keras.Model(frames, trainable(layers.TimeDistributed(stem)(frames)))
+        steps = config.epochs * math.ceil(len(train_clips) * config.samples_per_clip / config.batch_size)
+        trainer.compile(
+            optimizer=keras.optimizers.AdamW(
+                keras.optimizers.schedules.CosineDecay(config.learning_rate, steps),
+                weight_decay=config.weight_decay),
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+        )
+
+    cache = FrameCache(config.cache_dir, config.sampling, config.image_size)
+    print("decoding clips (cached after the first run)", flush=True)
+    train_frames = cache.load(train_clips)
+    validation_frames = cache.load(validation_clips)
+    index = {name: i for i, name in enumerate(classes)}
+    train_labels = np.array([index[f.clip.label] for f in train_frames])
+    validation_labels = np.array([index[f.clip.label] for f in validation_frames])
+    windows, owners = stem_windows(stem, validation_frames, config.sampling.num_frames)
+    held_out = HeldOutGroups(trainable, windows, owners, validation_labels, classes, config.patience)
+
+    batches = WindowBatches(train_frames, train_labels, len(classes), config.sampling.num_frames,
+                            config.batch_size, config.samples_per_clip, config.seed)
+    trainer.fit(batches, epochs=config.epochs, callbacks=[held_out], verbose=config.verbose)
+    report = held_out.report()
+    print(f"validation (clip level, groups {list(validation_groups)}): "
+          f"top-1 {report['top1']:.3f}, top-3 {report['top3']:.3f}", flush=True)
+
+    model = models.assemble(config.architecture, stem, trainable, config.sampling.num_frames)
+    spec = ModelSpec(
+        name=config.architecture,
+        architecture=ARCHITECTURES[config.architecture],
+        classes=classes,
+        image_size=config.image_size,
+        sampling=config.sampling,
+        training=_training_record(config, clips, train_frames, validation_groups, report,
+                                  held_out, time.monotonic() - started),
+    )
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    model_path = config.out_dir / f"{config.architecture}.keras"
+    model.save(model_path)
+    spec.save(metadata_path(model_path))
+    print(f"saved {model_path} and {metadata_path(model_path)}", flush=True)
+    return spec
+
+
+def _first_per_class(clips: list[dataset.Clip], count: int) -> list[dataset.Clip]:
+    kept: dict[str, list[dataset.Clip]] = {}
+    for clip in clips:
+        kept.setdefault(clip.label, []).append(clip)
+    groups = sorted({c.group for c in clips})
+    return [c for label_clips in kept.values() for c in _spread(label_clips, groups, count)]
+
+
+def _spread(clips: list[dataset.Clip], groups: list[int], count: int) -> list[dataset.Clip]:
+    """Up to `count` clips of one class, taken from the first and last groups alike."""
+    ordered = sorted(clips, key=lambda c: min(groups.index(c.group), len(groups) - 1 - groups.index(c.group)))
+    return ordered[:count]
+
+
+def _training_record(config: TrainConfig, clips, train_frames, validation_groups, report,
+                     held_out: HeldOutGroups, seconds: float) -> dict:
+    return {
+        "data": str(config.data_dir),
+        "clips": len(clips),
+        "training_clips": len(train_frames),
+        "training_groups": sorted({f.clip.group for f in train_frames}),
+        "validation_groups": list(validation_groups),
+        "validation": report,
+        "epochs_run": len(held_out.history),
+        "best_epoch": held_out.best_epoch,
+        "held_out_accuracy_per_epoch": [round(a, 4) for a in held_out.history],
+        "hyperparameters": {
+            "epochs": config.epochs, "patience": config.patience, "batch_size": config.batch_size,
+            "samples_per_clip": config.samples_per_clip, "learning_rate": config.learning_rate,
+            "weight_decay": config.weight_decay, "label_smoothing": config.label_smoothing,
+            "seed": config.seed, "distribute": config.distribute,
+        },
+        "backbone": models.BACKBONE,
+        "backbone_weights": _stem_id(config.backbone_weights),
+        "seconds": round(seconds, 1),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
+                     "keras": keras.__version__, "numpy": np.__version__},
+    }

@@ -1,0 +1,138 @@
+"""Video input through OpenCV: probe a file, then decode it once, sequentially.
+
+Frames are picked by timestamp while decoding (seeking is slow and unreliable
+across codecs) and resized as soon as they are picked, so a long high-resolution
+video never sits in memory whole.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+class VideoError(ValueError):
+    """A file that can't be used as a video; the message is meant for the user."""
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    fps: float
+    frame_count: int
+    width: int
+    height: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.frame_count / self.fps
+
+
+_FALLBACK_FPS = 25.0
+
+
+def _open(path: str | os.PathLike) -> cv2.VideoCapture:
+    path = Path(path)
+    if not path.exists():
+        raise VideoError(f"{path}: no such file")
+    if path.is_dir():
+        raise VideoError(f"{path}: is a folder, not a video file")
+    if path.stat().st_size == 0:
+        raise VideoError(f"{path.name}: the file is empty")
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise VideoError(f"{path.name}: not a video OpenCV can read (unknown or corrupt format)")
+    return capture
+
+
+def _fps(capture: cv2.VideoCapture) -> float:
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    return float(fps) if 0 < fps < 1000 else _FALLBACK_FPS
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """Read fps, frame count and size, and check that a first frame decodes."""
+    capture = _open(path)
+    try:
+        fps = _fps(capture)
+        ok, frame = capture.read()
+        if not ok or frame is None:
+            raise VideoError(f"{Path(path).name}: contains no decodable video frames")
+        frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        if frame_count <= 0:
+            frame_count = 1 + sum(1 for _ in iter(lambda: capture.grab(), False))
+        height, width = frame.shape[:2]
+        return VideoInfo(str(path), fps, frame_count, width, height)
+    finally:
+        capture.release()
+
+
+def iter_frames(path: str | os.PathLike) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield `(timestamp_s, bgr_frame)` for every frame, in decoding order.
+
+    Timestamps come from the container where they rise; otherwise from the
+    frame index and nominal fps, which copes with files that report none.
+    """
+    capture = _open(path)
+    try:
+        fps = _fps(capture)
+        index, last = 0, -1.0
+        while True:
+            ok, frame = capture.read()
+            if not ok or frame is None:
+                return
+            stamp = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            if not stamp > last:
+                stamp = max(index / fps, last + 1e-3)
+            last = stamp
+            index += 1
+            yield stamp, frame
+    finally:
+        capture.release()
+
+
+def to_square_rgb(frame_bgr: np.ndarray, size: int) -> np.ndarray:
+    """Resize a frame to `size` x `size` RGB, the model input (the whole view, squashed)."""
+    resized = cv2.resize(frame_bgr, (size, size), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
+
+
+def read_samples(
+    path: str | os.PathLike, times: np.ndarray, sizes: Sequence[int]
+) -> dict[int, np.ndarray]:
+    """Decode once and return, for each size, the frames shown at `times`.
+
+    Returns `{size: uint8 array (len(times), size, size, 3)}`. A frame is the
+    one on screen at each time; times past the last decoded frame repeat it,
+    since containers often overstate their length by a frame or two.
+    """
+    order = np.argsort(times)
+    sorted_times = np.asarray(times)[order]
+    picked: dict[int, list[np.ndarray]] = {size: [] for size in sizes}
+    pending = 0
+    previous: tuple[float, np.ndarray] | None = None
+
+    def take(frame: np.ndarray) -> None:
+        for size in sizes:
+            picked[size].append(to_square_rgb(frame, size))
+
+    for stamp, frame in iter_frames(path):
+        while pending < len(sorted_times) and sorted_times[pending] < stamp and previous is not None:
+            take(previous[1])
+            pending += 1
+        if pending == len(sorted_times):
+            break
+        previous = (stamp, frame)
+    if previous is None:
+        raise VideoError(f"{Path(path).name}: contains no decodable video frames")
+    while pending < len(sorted_times):
+        take(previous[1])
+        pending += 1
+
+    inverse = np.argsort(order)
+    return {size: np.stack(frames)[inverse] for size, frames in picked.items()}

@@ -1,0 +1,45 @@
+from pathlib import Path
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+
+from recognition.annotate import draw_overlay, output_size, write_annotated_videos
+from recognition.results import ModelResult
+
+CLASSES = ("Diving", "Surfing", "Swing")
+
+
+def browser_playable(path: Path) -> bool:
+    """H.264 in yuv420p, with the index (moov) ahead of the data (mdat) for streaming."""
+    meta = next(imageio_ffmpeg.read_frames(str(path)))
+    data = path.read_bytes()
+    return meta["codec"] == "h264" and meta["pix_fmt"].startswith("yuv420p") and data.find(b"moov") < data.find(b"mdat")
+
+
+def test_output_size_is_even_and_capped():
+    assert output_size(320, 240) == (320, 240)
+    assert output_size(1920, 1080) == (852, 480)
+    assert output_size(321, 241) == (320, 240)
+    assert output_size(4000, 100) == (4000, 100)
+
+
+def test_overlay_draws_on_the_top_left_only():
+    frame = np.full((240, 320, 3), 128, np.uint8)
+    draw_overlay(frame, "lrcn", [("Diving", 0.9), ("Surfing", 0.07), ("Swing", 0.03)])
+    assert (frame[:60, :100] != 128).any()
+    assert (frame[200:, 200:] == 128).all()
+
+
+def test_annotated_videos_play_in_a_browser(synthetic_clip: Path, tmp_path: Path):
+    windows = [(0.0, 3.0)]
+    results = {
+        name: ModelResult.from_windows(name, CLASSES, windows, np.array([[0.7, 0.2, 0.1]]), 0.1)
+        for name in ("lrcn", "convlstm")
+    }
+    annotated = write_annotated_videos(synthetic_clip, results, tmp_path / "out")
+    for name, result in annotated.items():
+        assert result.annotated_video == tmp_path / "out" / f"moving_square_{name}.mp4"
+        assert browser_playable(result.annotated_video)
+        meta = next(imageio_ffmpeg.read_frames(str(result.annotated_video)))
+        assert meta["duration"] == pytest.approx(3.0, abs=0.15)

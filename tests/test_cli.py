@@ -1,0 +1,80 @@
+"""The command line, run as a user runs it: `python -m recognition ...` in a subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from recognition.cli import main
+from tests.conftest import ROOT, SHARED, needs_ucf14, validation_clip, write_clip
+
+
+def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "recognition", *args], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def mixed_inputs(tmp_path_factory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("inputs")
+    good = write_clip(folder / "good.avi")
+    corrupt = folder / "corrupt.mp4"
+    corrupt.write_bytes(os.urandom(4096))
+    text = folder / "readme.mp4"
+    text.write_text("just some text, not a video\n")
+    return [good, corrupt, text, folder / "missing.mp4"]
+
+
+def test_predict_json_gives_one_line_per_input_and_fails_at_the_end(mixed_inputs: list[Path]):
+    done = run_cli("predict", "--json", *map(str, mixed_inputs))
+    assert done.returncode == 1
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["video"] for line in lines] == [str(p) for p in mixed_inputs]
+    good, corrupt, text, missing = lines
+    assert set(good["models"]) == {"lrcn", "convlstm"}
+    assert set(good["models"]["lrcn"]) == {"label", "confidence", "top3", "seconds"}
+    assert len(good["models"]["convlstm"]["top3"]) == 3
+    assert good["duration_s"] == pytest.approx(3.0)
+    assert "not a video" in corrupt["error"]
+    assert "not a video" in text["error"]
+    assert "no such file" in missing["error"]
+    assert "Traceback" not in done.stderr
+
+
+@needs_ucf14
+def test_predict_names_the_action_and_writes_two_videos(tmp_path: Path):
+    clip = validation_clip("JumpingJack")
+    done = run_cli("predict", str(clip), "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("JumpingJack") >= 2
+    assert "LRCN" in done.stdout and "CONVLSTM" in done.stdout
+    assert sorted(p.name for p in tmp_path.glob("*.mp4")) == [f"{clip.stem}_convlstm.mp4", f"{clip.stem}_lrcn.mp4"]
+
+
+@needs_ucf14
+def test_evaluate_reports_accuracy_on_held_out_groups_only(tmp_path: Path):
+    data = tmp_path / "data"
+    for label in ("Diving", "PullUps"):
+        (data / label).mkdir(parents=True)
+        for clip in sorted((SHARED / "data/ucf14" / label).glob("*_g0[89]_*.mp4"))[:1]:
+            (data / label / clip.name).symlink_to(clip)
+        for clip in sorted((SHARED / "data/ucf14" / label).glob("*_g2[1-5]_*.mp4"))[:2]:
+            (data / label / clip.name).symlink_to(clip)
+    done = run_cli("evaluate", "--data", str(data), "--json", "--out", str(tmp_path / "eval"))
+    assert done.returncode == 0, done.stderr
+    reports = json.loads(done.stdout)
+    for name in ("lrcn", "convlstm"):
+        assert reports[name]["clips"] == 4
+        assert all(group >= 21 for group in reports[name]["groups"])
+        assert 0 <= reports[name]["top1"] <= reports[name]["top3"] <= 1
+        assert (tmp_path / "eval" / f"confusion_{name}.png").stat().st_size > 1000
+
+
+def test_cli_refuses_an_unknown_model(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--model", "resnet", "--data", "x"])
+    assert "invalid choice" in capsys.readouterr().err

@@ -1,0 +1,88 @@
+"""The shipped models through the public API: real `.keras` files, real decoding."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recognition import MODEL_NAMES, Recognizer, VideoError
+from tests.conftest import ROOT, UCF14, WEIGHTS, needs_ucf14, validation_clip
+
+
+def test_shipped_weights_load_in_a_fresh_process_without_our_code():
+    script = (
+        "import keras, sys\n"
+        f"for name in {list(MODEL_NAMES)!r}:\n"
+        f"    model = keras.saving.load_model({str(WEIGHTS)!r} + f'/{{name}}.keras')\n"
+        "    print(name, model.input_shape, model.output_shape)\n"
+    )
+    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                            env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3", "HOME": "/nonexistent"})
+    assert output.returncode == 0, output.stderr
+    assert "lrcn" in output.stdout and "convlstm" in output.stdout
+
+
+def test_metadata_describes_each_model(recognizer: Recognizer):
+    for name, spec in recognizer.specs.items():
+        meta = json.loads((WEIGHTS / f"{name}.json").read_text())
+        assert meta["classes"] == list(spec.classes) and len(spec.classes) == 14
+        assert spec.sampling.num_frames == meta["sampling"]["num_frames"]
+        training = meta["training"]
+        assert set(training["training_groups"]).isdisjoint(training["validation_groups"])
+        assert 0 < training["validation"]["top1"] <= 1
+
+
+def test_result_covers_the_video_with_a_timeline(recognizer: Recognizer, synthetic_clip: Path):
+    result = recognizer.recognize(synthetic_clip)
+    assert result.duration_s == pytest.approx(3.0)
+    assert set(result.models) == set(MODEL_NAMES)
+    for model in result.models.values():
+        assert model.label in model.classes
+        assert model.top3[0] == (model.label, model.confidence)
+        assert model.top3[0][1] >= model.top3[1][1] >= model.top3[2][1]
+        assert len(model.timeline) == 1 and model.timeline[0].end_s == pytest.approx(3.0)
+        assert sum(model.timeline[0].probabilities) == pytest.approx(1.0, abs=1e-4)
+        assert model.seconds > 0
+
+
+def test_long_video_gets_one_timeline_entry_per_window(recognizer: Recognizer, tmp_path: Path):
+    from tests.conftest import write_clip
+
+    clip = write_clip(tmp_path / "long.avi", frames=100, fps=10.0)
+    result = recognizer.recognize(clip)
+    for model in result.models.values():
+        starts = [w.start_s for w in model.timeline]
+        assert len(starts) == 8 and starts[0] == 0.0
+        np.testing.assert_allclose(np.diff(starts[:-1]), 1.0)
+        np.testing.assert_allclose(model.probabilities, np.mean([w.probabilities for w in model.timeline], 0))
+
+
+def test_unreadable_video_raises_video_error(recognizer: Recognizer, tmp_path: Path):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("not a video")
+    with pytest.raises(VideoError):
+        recognizer.recognize(bad)
+
+
+@needs_ucf14
+@pytest.mark.parametrize("label", ["Diving", "PullUps", "Swing"])
+def test_real_validation_clip_is_named_right_by_both_models(recognizer: Recognizer, label: str):
+    result = recognizer.recognize(validation_clip(label))
+    assert {name: m.label for name, m in result.models.items()} == {name: label for name in MODEL_NAMES}
+
+
+@needs_ucf14
+def test_both_models_clear_their_floor_on_held_out_groups(recognizer: Recognizer):
+    """Two clips per class from groups g21-g25, which neither model trained on."""
+    clips = [path for label in sorted(p.name for p in UCF14.iterdir())
+             for path in sorted((UCF14 / label).glob("*_g2[1-5]_*.mp4"))[::3][:2]]
+    correct = {name: 0 for name in MODEL_NAMES}
+    for clip in clips:
+        for name, model in recognizer.recognize(clip).models.items():
+            correct[name] += model.label == clip.parent.name
+    floors = {"lrcn": 0.70, "convlstm": 0.50}
+    accuracy = {name: correct[name] / len(clips) for name in MODEL_NAMES}
+    assert all(accuracy[name] >= floors[name] for name in MODEL_NAMES), accuracy
