@@ -1,0 +1,249 @@
+"""Fetch one video from a link with yt-dlp, within the size and length caps.
+
+    with downloaded_video("https://example.com/clip.mp4") as path:
+        recognizer.recognize(path)
+    # the temporary folder, and the video in it, are gone here
+
+Everything the user controls is the URL: the options, the format and the output
+template are fixed here. We ask for one progressive file of at most 480p (the
+models see 224 px), so no merging and no system ffmpeg are needed. The caps are
+checked three times: on the metadata before anything is downloaded, by yt-dlp
+while downloading (`match_filter`, `max_filesize`, a byte counter for servers
+that send no length), and on the file itself, since direct links carry no
+duration. Every failure becomes a `DownloadRefused` whose message is one
+sentence a user can act on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import tempfile
+import urllib.parse
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import yt_dlp
+from yt_dlp.networking.exceptions import HTTPError, TransportError
+from yt_dlp.utils import GeoRestrictedError, UnsupportedError, YoutubeDLError
+
+from recognition.limits import Limits, describe_bytes
+from recognition.video import VideoError, probe
+
+FORMAT = "best[ext=mp4][height<=480]/best[height<=480]/best"
+SOCKET_TIMEOUT_S = 20.0
+
+Progress = Callable[[float, str], None]
+log = logging.getLogger(__name__)
+
+
+class DownloadRefused(VideoError):
+    """A link we could not or would not download; the message is meant for the user."""
+
+
+class _OverSizeCap(YoutubeDLError):
+    """Raised from the progress hook to stop a download that outgrew the size cap."""
+
+
+def _no_progress(fraction: float, message: str) -> None:
+    """Default progress callback: stay quiet."""
+
+
+def check_url(url: str) -> str:
+    """The URL, stripped, if it is an absolute http(s) link; `DownloadRefused` otherwise."""
+    url = url.strip()
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise DownloadRefused("That is not a web link: paste a full address starting with http:// or https://.")
+    return url
+
+
+class _Logger:
+    """Sends yt-dlp's console output to `logging`, so nothing is printed to the server's terminal."""
+
+    def debug(self, message: str) -> None:
+        log.debug(message)
+
+    def info(self, message: str) -> None:
+        log.debug(message)
+
+    def warning(self, message: str) -> None:
+        log.info(message)
+
+    def error(self, message: str) -> None:
+        log.info(message)
+
+
+class _Watch:
+    """What happened during one download: yt-dlp reports it through callbacks."""
+
+    def __init__(self, limits: Limits, progress: Progress):
+        self.limits = limits
+        self.progress = progress
+        self.rejection: str | None = None
+
+    def match_filter(self, info: dict[str, Any], incomplete: bool = False) -> str | None:
+        """yt-dlp's `match_filter`: a reason to skip the video, or None to go ahead."""
+        if not incomplete:
+            self.rejection = _metadata_problem(info, self.limits)
+        return self.rejection
+
+    def progress_hook(self, status: dict[str, Any]) -> None:
+        """Report progress, and stop a download once it is past the size cap."""
+        done = status.get("downloaded_bytes") or 0
+        if too_big := _too_big(self.limits, done):
+            self.rejection = too_big
+            raise _OverSizeCap(too_big)
+        total = status.get("total_bytes") or status.get("total_bytes_estimate")
+        if status.get("status") == "downloading" and total:
+            self.progress(min(done / total, 1.0), f"Downloading ({done / 1e6:.1f} of {total / 1e6:.1f} MB)")
+
+
+def _options(folder: Path, watch: _Watch, socket_timeout: float) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "outtmpl": {"default": str(folder / "video.%(ext)s")},
+        "noplaylist": True,
+        "extract_flat": "in_playlist",
+        "socket_timeout": socket_timeout,
+        "retries": 1,
+        "max_filesize": watch.limits.max_bytes,
+        "match_filter": watch.match_filter,
+        "progress_hooks": [watch.progress_hook],
+        "logger": _Logger(),
+        "quiet": True,
+        "no_warnings": True,
+        "noprogress": True,
+        "cachedir": False,
+        "fixup": "never",
+        "overwrites": True,
+    }
+
+
+def _too_long(limits: Limits, seconds: float | None) -> str | None:
+    problem = limits.duration_problem(seconds)
+    return f"The linked video is too long: {problem}." if problem else None
+
+
+def _too_big(limits: Limits, size: float | None) -> str | None:
+    problem = limits.size_problem(size)
+    return f"The linked video is too big: {problem}." if problem else None
+
+
+def _metadata_problem(info: dict[str, Any], limits: Limits) -> str | None:
+    """Why the metadata alone rules a link out, or None."""
+    if info.get("_type") in ("playlist", "multi_video"):
+        return "That link is a playlist or a channel: paste the link of a single video."
+    if info.get("is_live") or info.get("live_status") in ("is_live", "is_upcoming"):
+        return "That link is a live stream: this demo needs a recorded video."
+    return (_too_long(limits, info.get("duration"))
+            or _too_big(limits, info.get("filesize") or info.get("filesize_approx")))
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """The error and what caused it, through yt-dlp's `exc_info` and `cause` as well as Python's chain."""
+    seen: set[int] = set()
+    pending = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        exc_info = getattr(current, "exc_info", None)
+        pending += [getattr(current, "cause", None), current.__cause__, current.__context__,
+                    exc_info[1] if exc_info else None]
+
+
+# What sites say when they won't hand a video over, and what we tell the user.
+_SITE_REFUSALS = (
+    (("not a bot",),
+     "YouTube wants this server to sign in to prove it is not a bot, so it can't fetch that video: "
+     "download it yourself and upload the file instead."),
+    (("private video", "video unavailable", "has been removed", "no longer available", "has been terminated",
+      "members-only"),
+     "That video is private, removed or otherwise unavailable, so it can't be fetched."),
+    (("sign in to confirm your age", "login required", "requires authentication", "need to log in"),
+     "That video needs a signed-in account to watch: download it yourself and upload the file instead."),
+)
+_NETWORK_FAILURES = ("timed out", "connection refused", "name or service not known",
+                     "temporary failure in name resolution", "unable to connect")
+
+
+def explain(error: BaseException) -> str:
+    """One sentence a user can act on, for anything yt-dlp raised."""
+    causes = list(_causes(error))
+    text = " ".join(str(cause) for cause in causes).lower()
+    for markers, message in _SITE_REFUSALS:
+        if any(marker in text for marker in markers):
+            return message
+    if any(isinstance(cause, GeoRestrictedError) for cause in causes):
+        return "That video is not available in the country this server is in."
+    if http_errors := [cause for cause in causes if isinstance(cause, HTTPError)]:
+        status = http_errors[0].status
+        if status in (404, 410):
+            return f"Nothing was found at that link (HTTP {status}): check the address."
+        return f"The site refused the download (HTTP {status}): try again later or upload the file instead."
+    if any(isinstance(cause, UnsupportedError) for cause in causes) or "unsupported url" in text:
+        return ("No video found at that link: it is a web page without a video, or a site yt-dlp does not "
+                "support. Try a direct link to the video file, or upload it.")
+    if (any(isinstance(cause, (TransportError, TimeoutError, ConnectionError)) for cause in causes)
+            or any(marker in text for marker in _NETWORK_FAILURES)):
+        return "Couldn't reach that site (network error or time-out): check the link, or try again later."
+    return "Couldn't download a video from that link: try a direct link to the video file, or upload it."
+
+
+def _downloaded_file(folder: Path) -> Path | None:
+    files = [path for path in folder.iterdir() if path.is_file() and not path.name.endswith((".part", ".ytdl"))]
+    return files[0] if len(files) == 1 else None
+
+
+def _check_file(path: Path, limits: Limits) -> None:
+    """The last word on the caps: direct links come with no duration, and sizes can be wrong."""
+    try:
+        duration = probe(path).duration_s
+    except VideoError as error:
+        raise DownloadRefused("The link gave a file that is not a readable video: try a direct link to "
+                              "the video, or upload it.") from error
+    if problem := _too_big(limits, path.stat().st_size) or _too_long(limits, duration):
+        raise DownloadRefused(problem)
+
+
+def download(url: str, folder: Path, limits: Limits | None = None, progress: Progress = _no_progress,
+             socket_timeout: float = SOCKET_TIMEOUT_S) -> Path:
+    """Download the video at `url` into `folder` (which the caller owns) and return its path."""
+    url = check_url(url)
+    limits = limits or Limits.from_env()
+    watch = _Watch(limits, progress)
+    progress(0.0, "Looking up the link")
+    try:
+        with yt_dlp.YoutubeDL(_options(folder, watch, socket_timeout)) as downloader:
+            info = downloader.extract_info(url, download=False)
+            if problem := _metadata_problem(info, limits):
+                raise DownloadRefused(problem)
+            downloader.process_ie_result(info, download=True)
+    except YoutubeDLError as error:
+        log.info("download of %s failed: %s", url, error)
+        raise DownloadRefused(watch.rejection or explain(error)) from error
+
+    path = _downloaded_file(folder)
+    if path is None:
+        # yt-dlp skips quietly when `match_filter` or `max_filesize` says no.
+        raise DownloadRefused(watch.rejection or "The linked video is too big: this demo takes files up to "
+                                                 f"{describe_bytes(limits.max_bytes)}.")
+    try:
+        _check_file(path, limits)
+    except DownloadRefused:
+        path.unlink()
+        raise
+    progress(1.0, "Downloaded")
+    return path
+
+
+@contextlib.contextmanager
+def downloaded_video(url: str, limits: Limits | None = None, progress: Progress = _no_progress,
+                     socket_timeout: float = SOCKET_TIMEOUT_S) -> Iterator[Path]:
+    """Download into a fresh temporary folder, yield the file, and delete the folder afterwards."""
+    with tempfile.TemporaryDirectory(prefix="action-lens-download-") as folder:
+        yield download(url, Path(folder), limits, progress, socket_timeout)

@@ -1,0 +1,155 @@
+"""Downloads through the real yt-dlp, from an HTTP server on 127.0.0.1 (no internet needed)."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from yt_dlp.utils import DownloadError, ExtractorError
+
+from recognition.download import DownloadRefused, download, downloaded_video, explain
+from recognition.limits import Limits
+from recognition.video import probe
+from tests.conftest import UCF14, needs_ucf14, validation_clip, write_clip
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves a folder; under /stream/ it announces no length, as some servers do."""
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if not (self.path.startswith("/stream/") and keyword.lower() == "content-length"):
+            super().send_header(keyword, value)
+
+    def translate_path(self, path: str) -> str:
+        return super().translate_path(path.removeprefix("/stream"))
+
+    def log_message(self, *args) -> None:
+        """Keep the test output clean."""
+
+
+class _Site(http.server.ThreadingHTTPServer):
+    """A local web site at `base`."""
+
+    def __init__(self, root: Path):
+        super().__init__(("127.0.0.1", 0), functools.partial(_Handler, directory=str(root)))
+        self.base = f"http://127.0.0.1:{self.server_port}"
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that stops reading (a refused download) is expected here."""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Site]:
+    """Clips, a page without video, a page with two videos, and a page whose metadata says 20 minutes."""
+    root = tmp_path_factory.mktemp("site")
+    write_clip(root / "square.avi", frames=30, fps=10.0)
+    write_clip(root / "long_square.avi", frames=300, fps=10.0)
+    write_clip(root / "twenty_minutes.avi", frames=30, fps=10.0)
+    if UCF14.is_dir():
+        shutil.copy(validation_clip("PullUps"), root / "real.mp4")
+    (root / "page.html").write_text("<html><body><h1>No video here</h1></body></html>")
+    (root / "two_videos.html").write_text(
+        '<html><body><video src="/square.avi"></video><video src="/long_square.avi"></video></body></html>')
+    site = _Site(root)
+    (root / "twenty_minutes.html").write_text(
+        '<html><head><title>A long one</title><script type="application/ld+json">'
+        '{"@context": "https://schema.org", "@type": "VideoObject", "name": "A long one", "duration": "PT20M", '
+        f'"uploadDate": "2024-01-01", "contentUrl": "{site.base}/twenty_minutes.avi"}}</script></head><body></body></html>')
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    yield site
+    site.shutdown()
+    site.server_close()
+
+
+def _refusal(url: str, tmp_path: Path, limits: Limits = Limits()) -> str:
+    with pytest.raises(DownloadRefused) as refused:
+        download(url, tmp_path, limits)
+    return str(refused.value)
+
+
+@needs_ucf14
+def test_downloads_a_real_clip_into_a_folder_that_is_removed_afterwards(site: _Site):
+    progress: list[float] = []
+    with downloaded_video(f"{site.base}/real.mp4", progress=lambda fraction, _: progress.append(fraction)) as path:
+        assert path.read_bytes() == validation_clip("PullUps").read_bytes()
+        assert probe(path).duration_s > 1
+        folder = path.parent
+    assert not folder.exists()
+    assert progress[0] == 0.0 and progress[-1] == 1.0 and progress == sorted(progress)
+
+
+def test_synthetic_clip_keeps_its_container(site: _Site, tmp_path: Path):
+    path = download(f"{site.base}/square.avi", tmp_path)
+    assert path.parent == tmp_path and path.suffix == ".avi"
+    assert probe(path).frame_count == 30
+
+
+def test_missing_video_says_nothing_was_found(site: _Site, tmp_path: Path):
+    assert "Nothing was found at that link (HTTP 404)" in _refusal(f"{site.base}/gone.mp4", tmp_path)
+
+
+def test_web_page_without_a_video_says_so(site: _Site, tmp_path: Path):
+    assert _refusal(f"{site.base}/page.html", tmp_path).startswith("No video found at that link")
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1/clip.mp4", "javascript:alert(1)",
+                                 "clip.mp4", "http://", ""])
+def test_only_http_links_are_accepted(url: str, tmp_path: Path):
+    assert _refusal(url, tmp_path).startswith("That is not a web link")
+    assert not any(tmp_path.iterdir())
+
+
+def test_playlists_are_refused(site: _Site, tmp_path: Path):
+    assert "playlist" in _refusal(f"{site.base}/two_videos.html", tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_too_big_is_refused_from_the_announced_length(site: _Site, tmp_path: Path):
+    message = _refusal(f"{site.base}/square.avi", tmp_path, Limits(max_bytes=1000))
+    assert message == "The linked video is too big: this demo takes files up to 1 kB."
+    assert not any(tmp_path.iterdir())
+
+
+def test_too_big_is_refused_while_downloading_when_no_length_is_announced(site: _Site, tmp_path: Path):
+    message = _refusal(f"{site.base}/stream/square.avi", tmp_path, Limits(max_bytes=5000))
+    assert message.startswith("The linked video is too big: it is ") and message.endswith("up to 5 kB.")
+
+
+def test_too_long_is_refused_from_metadata_before_downloading(site: _Site, tmp_path: Path):
+    steps: list[str] = []
+    with pytest.raises(DownloadRefused) as refused:
+        download(f"{site.base}/twenty_minutes.html", tmp_path, Limits(max_seconds=600),
+                 progress=lambda _, step: steps.append(step))
+    assert str(refused.value).startswith("The linked video is too long: it is 20 min long")
+    assert "up to 10 min" in str(refused.value)
+    assert steps == ["Looking up the link"] and not any(tmp_path.iterdir())
+
+
+def test_too_long_is_refused_from_the_file_when_the_link_has_no_metadata(site: _Site, tmp_path: Path):
+    message = _refusal(f"{site.base}/long_square.avi", tmp_path, Limits(max_seconds=10))
+    assert message.startswith("The linked video is too long: it is 30 s long") and "up to 10 s" in message
+    assert not any(tmp_path.iterdir())
+
+
+def test_unreachable_site_is_a_network_error(tmp_path: Path):
+    with http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler) as closed:
+        port = closed.server_port
+    assert _refusal(f"http://127.0.0.1:{port}/clip.mp4", tmp_path).startswith("Couldn't reach that site")
+
+
+@pytest.mark.parametrize("site_message, advice", [
+    ("Sign in to confirm you’re not a bot. Use --cookies-from-browser or --cookies for the authentication.",
+     "upload the file instead"),
+    ("Private video. Sign in if you've been granted access to this video", "private, removed"),
+    ("Video unavailable. This video has been removed by the uploader", "private, removed"),
+    ("Sign in to confirm your age. This video may be inappropriate for some users.", "signed-in account"),
+])
+def test_site_refusals_get_their_own_message(site_message: str, advice: str):
+    error = DownloadError(f"ERROR: [youtube] abc: {site_message}", (ExtractorError, ExtractorError(site_message),
+                                                                     None))
+    assert advice in explain(error)
