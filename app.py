@@ -1,0 +1,181 @@
+"""Action Lens: drop in a video or paste a link, and two models say which action it shows.
+
+    python app.py        # serves http://127.0.0.1:7860
+
+Serving follows GRADIO_SERVER_NAME and GRADIO_SERVER_PORT. ACTION_LENS_WEIGHTS
+names the folder of trained models (default `weights/`), ACTION_LENS_EXAMPLES a
+folder of example clips (default `examples/`), and ACTION_LENS_MAX_SECONDS and
+ACTION_LENS_MAX_MB cap each video. This file is the page and nothing else: the
+models, the downloads and the explanations live in `recognition/`.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import html
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import gradio as gr
+
+from recognition import Recognition, Recognizer, VideoError, report
+from recognition.download import downloaded_video
+from recognition.limits import Limits, describe_seconds
+from recognition.preview import browser_playable_copy
+
+ROOT = Path(__file__).resolve().parent
+WEIGHTS_DIR = Path(os.environ.get("ACTION_LENS_WEIGHTS", ROOT / "weights"))
+EXAMPLES_DIR = Path(os.environ.get("ACTION_LENS_EXAMPLES", ROOT / "examples"))
+WORK_DIR = Path(tempfile.gettempdir()) / "action-lens"
+KEEP_OUTPUTS_S = 3600
+VIDEO_SUFFIXES = [".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"]
+DOWNLOAD_SHARE = 0.2  # of the progress bar, when the video comes from a link
+QUEUE_SIZE = 16
+
+log = logging.getLogger("action_lens")
+
+
+def request_folder() -> Path:
+    """A fresh folder for one request's files; folders older than `KEEP_OUTPUTS_S` go first.
+
+    Gradio copies what a request returns into its own cache (which `delete_cache`
+    empties), so ours only has to outlive the response.
+    """
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - KEEP_OUTPUTS_S
+    for folder in WORK_DIR.iterdir():
+        if folder.stat().st_mtime < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+    return Path(tempfile.mkdtemp(dir=WORK_DIR))
+
+
+def example_clips(folder: Path) -> list[list[str]]:
+    if not folder.is_dir():
+        return []
+    return [[str(path)] for path in sorted(folder.iterdir()) if path.suffix.lower() in VIDEO_SUFFIXES]
+
+
+def user_error(message: str) -> gr.Error:
+    """The error pop-up; its text is rendered as HTML, and file names are the user's."""
+    return gr.Error(html.escape(message), print_exception=False)
+
+
+def scaled(progress: gr.Progress, start: float, end: float) -> Callable[[float, str], None]:
+    """A `recognition` progress callback that fills [start, end] of Gradio's bar."""
+    return lambda fraction, message: progress(start + fraction * (end - start), desc=message)
+
+
+class ActionLens:
+    """The page's behaviour: one loaded `Recognizer`, shared by every request."""
+
+    def __init__(self, recognizer: Recognizer, limits: Limits):
+        self.recognizer = recognizer
+        self.limits = limits
+
+    def preview(self, video_file: str | None) -> str | None:
+        """A browser-playable copy of the upload, since browsers can't play AVI or MKV."""
+        if not video_file:
+            return None
+        try:
+            return str(browser_playable_copy(video_file, request_folder() / "preview.mp4"))
+        except VideoError as error:
+            raise user_error(str(error)) from error
+
+    def recognize(self, video_file: str | None, video_url: str | None, progress=gr.Progress()):
+        """Recognize the action in an uploaded video file or a video link, with both models."""
+        video_url = (video_url or "").strip()
+        if video_file and video_url:
+            raise user_error("Give either a file or a link, not both: clear one of them.")
+        if not video_file and not video_url:
+            raise user_error("Upload a video file or paste a link to one first.")
+        try:
+            if video_file:
+                self.limits.check_file(video_file)
+                recognition = self._run(video_file, scaled(progress, 0.0, 1.0))
+            else:
+                with downloaded_video(video_url, self.limits, scaled(progress, 0.0, DOWNLOAD_SHARE)) as path:
+                    recognition = self._run(path, scaled(progress, DOWNLOAD_SHARE, 1.0))
+        except VideoError as error:
+            raise user_error(str(error)) from error
+        except Exception as error:
+            log.exception("recognition failed for %s", video_file or video_url)
+            raise user_error("Something went wrong while recognizing this video. Try another file; "
+                             "if it keeps happening, the server log has the details.") from error
+        return self._outputs(recognition)
+
+    def _run(self, video: str | os.PathLike, progress: Callable[[float, str], None]) -> Recognition:
+        return self.recognizer.recognize(video, output_dir=request_folder(), progress=progress)
+
+    @staticmethod
+    def _outputs(recognition: Recognition) -> tuple:
+        lrcn, convlstm = recognition.models["lrcn"], recognition.models["convlstm"]
+        return (
+            str(lrcn.annotated_video),
+            str(convlstm.annotated_video),
+            report.verdict(recognition),
+            report.comparison_rows(recognition),
+            report.timeline_figure(lrcn, recognition.duration_s),
+            report.timeline_figure(convlstm, recognition.duration_s),
+        )
+
+
+def build_app(recognizer: Recognizer, limits: Limits, examples_dir: Path = EXAMPLES_DIR) -> gr.Blocks:
+    lens = ActionLens(recognizer, limits)
+    caps = f"up to {describe_seconds(limits.max_seconds)} and {limits.max_bytes / 1e6:.0f} MB"
+    with gr.Blocks(title="Action Lens", delete_cache=(600, KEEP_OUTPUTS_S)) as demo:
+        gr.Markdown("# Action Lens\nWhich exercise or sport is in this video? Two models answer side by side: "
+                    f"an LRCN and a ConvLSTM. Videos {caps}.")
+        with gr.Row():
+            with gr.Column():
+                video_file = gr.File(label="Video file (drop it here: MP4, AVI, MKV, MOV, WebM...)",
+                                     file_types=VIDEO_SUFFIXES, elem_id="video-file")
+                video_url = gr.Textbox(label="...or a link to a video", elem_id="video-url",
+                                       placeholder="https://... (YouTube, Vimeo, a direct .mp4 link, ...)")
+                recognize_button = gr.Button("Recognize", variant="primary", elem_id="recognize")
+            preview = gr.Video(label="Your video", interactive=False, height=300, elem_id="preview")
+        if examples := example_clips(examples_dir):
+            gr.Examples(examples, inputs=[video_file], label="Examples")
+
+        verdict = gr.Markdown(elem_id="verdict")
+        with gr.Row(equal_height=True):
+            with gr.Column():
+                lrcn_video = gr.Video(label="LRCN", interactive=False, elem_id="lrcn-video")
+                lrcn_plot = gr.Plot(label="LRCN timeline", show_label=False, elem_id="lrcn-plot")
+            with gr.Column():
+                convlstm_video = gr.Video(label="ConvLSTM", interactive=False, elem_id="convlstm-video")
+                convlstm_plot = gr.Plot(label="ConvLSTM timeline", show_label=False, elem_id="convlstm-plot")
+        table = gr.Dataframe(headers=report.TABLE_HEADERS, label="Comparison", interactive=False, wrap=True,
+                             elem_id="comparison")
+        with gr.Accordion("About the models", open=False):
+            gr.Markdown(report.about_models(recognizer.specs))
+
+        video_file.change(lens.preview, video_file, preview, api_visibility="private")
+        recognize_button.click(
+            lens.recognize, [video_file, video_url],
+            [lrcn_video, convlstm_video, verdict, table, lrcn_plot, convlstm_plot],
+            api_name="recognize",
+        )
+    return demo
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    limits = Limits.from_env()
+    log.info("loading models from %s", WEIGHTS_DIR)
+    recognizer = Recognizer.load(WEIGHTS_DIR)
+    recognizer.warm_up()
+    demo = build_app(recognizer, limits)
+    demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
+    demo.launch(max_file_size=limits.max_bytes)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,234 @@
+"""The app end to end: `python app.py` in a subprocess, driven by headless Chromium and gradio_client.
+
+Real clips from ../shared (groups the models never trained on), the real trained
+models, real yt-dlp against a web server on 127.0.0.1, and Debian's Chromium
+checking that the annotated videos it is given actually play.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.conftest import ROOT, WEIGHTS, needs_ucf14, validation_clip
+
+APP_WEIGHTS = Path(os.environ.get("ACTION_LENS_WEIGHTS", WEIGHTS))
+CHROMIUM = "/usr/bin/chromium"
+ACTION = "PullUps"  # its first validation clip is recognised by both models, confidently
+RESULT_TIMEOUT_MS = 120_000
+SCREENSHOT = ROOT / "docs" / "screenshot.png"
+
+pytestmark = [
+    needs_ucf14,
+    pytest.mark.skipif(not all((APP_WEIGHTS / f"{name}.keras").exists() for name in ("lrcn", "convlstm")),
+                       reason=f"needs trained models in {APP_WEIGHTS} (ACTION_LENS_WEIGHTS)"),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"needs Chromium at {CHROMIUM}"),
+]
+
+PLAYBACK = """async (selector) => {
+    const video = document.querySelector(selector);
+    video.muted = true;
+    try { await video.play(); } catch (error) { return {error: String(error)}; }
+    await new Promise(resolve => setTimeout(resolve, 700));
+    video.pause();
+    return {duration: video.duration, played: video.currentTime, width: video.videoWidth,
+            error: video.error && video.error.code};
+}"""
+
+TABLE_ROWS = """() => [...document.querySelectorAll('#comparison .virtual-row')].map(
+    row => [...row.querySelectorAll('[role=gridcell]')].map(cell => cell.innerText.trim()))"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen, log: Path, timeout_s: float = 300) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"app.py exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(1)
+    pytest.fail(f"app.py did not serve {url} within {timeout_s:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`python app.py` on a free port, with the real models and one example clip."""
+    folder = tmp_path_factory.mktemp("app")
+    examples = folder / "examples"
+    examples.mkdir()
+    shutil.copy(validation_clip(ACTION), examples)
+    port = _free_port()
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+           "ACTION_LENS_WEIGHTS": str(APP_WEIGHTS), "ACTION_LENS_EXAMPLES": str(examples)}
+    log = folder / "app.log"
+    with log.open("w") as output:
+        process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=output,
+                                   stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_serving(url, process, log)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A web server on 127.0.0.1 with the real clip, for the link path."""
+    root = tmp_path_factory.mktemp("site")
+    shutil.copy(validation_clip(ACTION), root / "clip.mp4")
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        yield f"http://127.0.0.1:{server.server_port}"
+        server.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        """Keep the test output clean."""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser, app_url: str) -> Iterator[Page]:
+    page = browser.new_page(viewport={"width": 1400, "height": 1700})
+    page.goto(app_url, wait_until="domcontentloaded")
+    page.wait_for_selector("#recognize")
+    yield page
+    page.close()
+
+
+def _xvid_avi(source: Path, destination: Path) -> Path:
+    """The clip re-encoded as Xvid AVI, the format UCF101 itself ships in."""
+    capture = cv2.VideoCapture(str(source))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    size = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    writer = cv2.VideoWriter(str(destination), cv2.VideoWriter_fourcc(*"XVID"), fps, size)
+    while (frame := capture.read()[1]) is not None:
+        writer.write(frame)
+    writer.release()
+    capture.release()
+    return destination
+
+
+def _recognize(page: Page) -> list[list[str]]:
+    """Click Recognize, wait for both annotated videos, and return the comparison table's rows."""
+    page.click("#recognize")
+    page.wait_for_selector("#lrcn-video video", timeout=RESULT_TIMEOUT_MS)
+    page.wait_for_selector("#convlstm-video video", timeout=RESULT_TIMEOUT_MS)
+    page.wait_for_selector("#comparison .virtual-row", timeout=RESULT_TIMEOUT_MS)
+    return page.evaluate(TABLE_ROWS)
+
+
+def _assert_plays(page: Page, selector: str) -> None:
+    playback = page.evaluate(PLAYBACK, selector)
+    assert playback["error"] is None, f"{selector}: {playback}"
+    assert playback["duration"] > 0 and playback["played"] > 0 and playback["width"] > 0, f"{selector}: {playback}"
+
+
+def _assert_names_the_action(rows: list[list[str]]) -> None:
+    assert [row[0] for row in rows] == ["LRCN", "ConvLSTM"]
+    assert [row[1] for row in rows] == [ACTION, ACTION], rows
+    assert all(row[-1] == "yes" for row in rows)
+
+
+def test_uploaded_clip_is_recognized_and_both_annotated_videos_play(page: Page):
+    page.locator("#video-file input[type=file]").set_input_files(validation_clip(ACTION))
+    page.wait_for_selector("#preview video")
+    rows = _recognize(page)
+    _assert_names_the_action(rows)
+    _assert_plays(page, "#lrcn-video video")
+    _assert_plays(page, "#convlstm-video video")
+    assert page.locator("#verdict").inner_text().startswith(f"Both models see {ACTION}")
+    assert page.locator("#lrcn-plot img, #lrcn-plot canvas").count() == 1
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOT, full_page=True)
+
+
+def test_xvid_avi_upload_is_previewed_and_recognized(page: Page, tmp_path: Path):
+    clip = _xvid_avi(validation_clip(ACTION), tmp_path / "pullups.avi")
+    page.locator("#video-file input[type=file]").set_input_files(clip)
+    page.wait_for_selector("#preview video")
+    _assert_plays(page, "#preview video")
+    _assert_names_the_action(_recognize(page))
+    _assert_plays(page, "#lrcn-video video")
+    _assert_plays(page, "#convlstm-video video")
+
+
+def test_link_is_downloaded_and_recognized(page: Page, site: str):
+    page.get_by_label("...or a link to a video").fill(f"{site}/clip.mp4")
+    _assert_names_the_action(_recognize(page))
+    _assert_plays(page, "#convlstm-video video")
+
+
+def test_mistakes_get_a_sentence_not_a_traceback(page: Page, site: str):
+    page.click("#recognize")
+    page.get_by_text("Upload a video file or paste a link to one first.").wait_for()
+    page.get_by_label("...or a link to a video").fill(f"{site}/missing.mp4")
+    page.click("#recognize")
+    page.get_by_text("Nothing was found at that link (HTTP 404): check the address.").wait_for()
+    assert "Traceback" not in page.content()
+
+
+def test_examples_folder_is_offered(page: Page):
+    assert page.get_by_text(validation_clip(ACTION).name).count() >= 1
+
+
+def test_about_section_reads_the_model_metadata(page: Page):
+    page.get_by_text("About the models").click()
+    about = page.get_by_text("Both models label a video with one of").inner_text()
+    assert "14 actions" in about and "HandstandWalking" in about
+
+
+@pytest.fixture(scope="module")
+def client(app_url: str, tmp_path_factory: pytest.TempPathFactory) -> Client:
+    return Client(app_url, verbose=False, download_files=tmp_path_factory.mktemp("client"), analytics_enabled=False)
+
+
+def test_api_recognizes_a_file_and_a_link(client: Client, site: str):
+    by_file = client.predict(video_file=handle_file(validation_clip(ACTION)), video_url="", api_name="/recognize")
+    by_link = client.predict(video_file=None, video_url=f"{site}/clip.mp4", api_name="/recognize")
+    for lrcn_video, convlstm_video, verdict, table, lrcn_plot, convlstm_plot in (by_file, by_link):
+        assert Path(lrcn_video).stat().st_size > 0 and Path(convlstm_video).stat().st_size > 0
+        assert verdict.startswith(f"Both models see **{ACTION}**")
+        _assert_names_the_action(table["data"])
+        assert lrcn_plot["type"] == convlstm_plot["type"] == "matplotlib"
+
+
+def test_api_refuses_bad_links_with_the_reason(client: Client):
+    with pytest.raises(AppError, match="That is not a web link"):
+        client.predict(video_file=None, video_url="file:///etc/passwd", api_name="/recognize")
