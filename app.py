@@ -16,12 +16,13 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+import contextlib
 import html
 import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import gradio as gr
@@ -52,8 +53,9 @@ def request_folder() -> Path:
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     cutoff = time.time() - KEEP_OUTPUTS_S
     for folder in WORK_DIR.iterdir():
-        if folder.stat().st_mtime < cutoff:
-            shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):  # another request got there first
+            if folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
     return Path(tempfile.mkdtemp(dir=WORK_DIR))
 
 
@@ -73,6 +75,19 @@ def scaled(progress: gr.Progress, start: float, end: float) -> Callable[[float, 
     return lambda fraction, message: progress(start + fraction * (end - start), desc=message)
 
 
+@contextlib.contextmanager
+def failures_as_sentences(action: str) -> Iterator[None]:
+    """Turn any failure into a `gr.Error` sentence; unexpected ones are logged with their traceback."""
+    try:
+        yield
+    except VideoError as error:
+        raise user_error(str(error)) from error
+    except Exception as error:
+        log.exception("%s failed", action)
+        raise user_error(f"Something went wrong while {action}. Try another video; if it keeps happening, "
+                         "the server log has the details.") from error
+
+
 class ActionLens:
     """The page's behaviour: one loaded `Recognizer`, shared by every request."""
 
@@ -81,13 +96,12 @@ class ActionLens:
         self.limits = limits
 
     def preview(self, video_file: str | None) -> str | None:
-        """A browser-playable copy of the upload, since browsers can't play AVI or MKV."""
+        """A browser-playable copy of the upload (browsers can't play AVI or MKV); caps are checked first."""
         if not video_file:
             return None
-        try:
+        with failures_as_sentences("preparing the preview"):
+            self.limits.check_file(video_file)
             return str(browser_playable_copy(video_file, request_folder() / "preview.mp4"))
-        except VideoError as error:
-            raise user_error(str(error)) from error
 
     def recognize(self, video_file: str | None, video_url: str | None, progress=gr.Progress()):
         """Recognize the action in an uploaded video file or a video link, with both models."""
@@ -96,19 +110,13 @@ class ActionLens:
             raise user_error("Give either a file or a link, not both: clear one of them.")
         if not video_file and not video_url:
             raise user_error("Upload a video file or paste a link to one first.")
-        try:
+        with failures_as_sentences("recognizing this video"):
             if video_file:
                 self.limits.check_file(video_file)
                 recognition = self._run(video_file, scaled(progress, 0.0, 1.0))
             else:
                 with downloaded_video(video_url, self.limits, scaled(progress, 0.0, DOWNLOAD_SHARE)) as path:
                     recognition = self._run(path, scaled(progress, DOWNLOAD_SHARE, 1.0))
-        except VideoError as error:
-            raise user_error(str(error)) from error
-        except Exception as error:
-            log.exception("recognition failed for %s", video_file or video_url)
-            raise user_error("Something went wrong while recognizing this video. Try another file; "
-                             "if it keeps happening, the server log has the details.") from error
         return self._outputs(recognition)
 
     def _run(self, video: str | os.PathLike, progress: Callable[[float, str], None]) -> Recognition:

@@ -26,20 +26,13 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.conftest import ROOT, WEIGHTS, needs_ucf14, validation_clip
+from tests.conftest import ROOT, UCF14, WEIGHTS, validation_clip
 
 APP_WEIGHTS = Path(os.environ.get("ACTION_LENS_WEIGHTS", WEIGHTS))
 CHROMIUM = "/usr/bin/chromium"
 ACTION = "PullUps"  # its first validation clip is recognised by both models, confidently
 RESULT_TIMEOUT_MS = 120_000
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
-
-pytestmark = [
-    needs_ucf14,
-    pytest.mark.skipif(not all((APP_WEIGHTS / f"{name}.keras").exists() for name in ("lrcn", "convlstm")),
-                       reason=f"needs trained models in {APP_WEIGHTS} (ACTION_LENS_WEIGHTS)"),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"needs Chromium at {CHROMIUM}"),
-]
 
 PLAYBACK = """async (selector) => {
     const video = document.querySelector(selector);
@@ -77,6 +70,10 @@ def _wait_until_serving(url: str, process: subprocess.Popen, log: Path, timeout_
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`python app.py` on a free port, with the real models and one example clip."""
+    if not UCF14.is_dir():
+        pytest.skip(f"needs the real UCF clips in {UCF14} (not in a fresh clone)")
+    if not all((APP_WEIGHTS / f"{name}.keras").exists() for name in ("lrcn", "convlstm")):
+        pytest.skip(f"needs trained models in {APP_WEIGHTS} (set ACTION_LENS_WEIGHTS)")
     folder = tmp_path_factory.mktemp("app")
     examples = folder / "examples"
     examples.mkdir()
@@ -100,6 +97,8 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A web server on 127.0.0.1 with the real clip, for the link path."""
+    if not UCF14.is_dir():
+        pytest.skip(f"needs the real UCF clips in {UCF14} (not in a fresh clone)")
     root = tmp_path_factory.mktemp("site")
     shutil.copy(validation_clip(ACTION), root / "clip.mp4")
     handler = functools.partial(_QuietHandler, directory=str(root))
@@ -116,6 +115,8 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"needs Chromium at {CHROMIUM}")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
@@ -164,6 +165,17 @@ def _assert_names_the_action(rows: list[list[str]]) -> None:
     assert [row[0] for row in rows] == ["LRCN", "ConvLSTM"]
     assert [row[1] for row in rows] == [ACTION, ACTION], rows
     assert all(row[-1] == "yes" for row in rows)
+
+
+def test_request_folders_are_removed_after_an_hour(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import app
+
+    monkeypatch.setattr(app, "WORK_DIR", tmp_path)
+    stale, recent = app.request_folder(), app.request_folder()
+    an_hour_ago = time.time() - app.KEEP_OUTPUTS_S - 1
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+    current = app.request_folder()
+    assert not stale.exists() and recent.exists() and current.exists()
 
 
 def test_uploaded_clip_is_recognized_and_both_annotated_videos_play(page: Page):
