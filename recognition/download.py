@@ -59,6 +59,26 @@ def check_url(url: str) -> str:
     return url
 
 
+def _too_long(limits: Limits, seconds: float | None) -> str | None:
+    problem = limits.duration_problem(seconds)
+    return f"The linked video is too long: {problem}." if problem else None
+
+
+def _too_big(limits: Limits, size: float | None) -> str | None:
+    problem = limits.size_problem(size)
+    return f"The linked video is too big: {problem}." if problem else None
+
+
+def _metadata_problem(info: dict[str, Any], limits: Limits) -> str | None:
+    """Why the metadata alone rules a link out, or None."""
+    if info.get("_type") in ("playlist", "multi_video"):
+        return "That link is a playlist or a channel: paste the link of a single video."
+    if info.get("is_live") or info.get("live_status") in ("is_live", "is_upcoming"):
+        return "That link is a live stream: this demo needs a recorded video."
+    return (_too_long(limits, info.get("duration"))
+            or _too_big(limits, info.get("filesize") or info.get("filesize_approx")))
+
+
 class _Logger:
     """Sends yt-dlp's console output to `logging`, so nothing is printed to the server's terminal."""
 
@@ -119,26 +139,6 @@ def _options(folder: Path, watch: _Watch, socket_timeout: float) -> dict[str, An
         "fixup": "never",
         "overwrites": True,
     }
-
-
-def _too_long(limits: Limits, seconds: float | None) -> str | None:
-    problem = limits.duration_problem(seconds)
-    return f"The linked video is too long: {problem}." if problem else None
-
-
-def _too_big(limits: Limits, size: float | None) -> str | None:
-    problem = limits.size_problem(size)
-    return f"The linked video is too big: {problem}." if problem else None
-
-
-def _metadata_problem(info: dict[str, Any], limits: Limits) -> str | None:
-    """Why the metadata alone rules a link out, or None."""
-    if info.get("_type") in ("playlist", "multi_video"):
-        return "That link is a playlist or a channel: paste the link of a single video."
-    if info.get("is_live") or info.get("live_status") in ("is_live", "is_upcoming"):
-        return "That link is a live stream: this demo needs a recorded video."
-    return (_too_long(limits, info.get("duration"))
-            or _too_big(limits, info.get("filesize") or info.get("filesize_approx")))
 
 
 def _causes(error: BaseException) -> Iterator[BaseException]:
