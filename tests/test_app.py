@@ -30,7 +30,7 @@ from tests.conftest import ROOT, UCF14, WEIGHTS, validation_clip
 
 APP_WEIGHTS = Path(os.environ.get("ACTION_LENS_WEIGHTS", WEIGHTS))
 CHROMIUM = "/usr/bin/chromium"
-ACTION = "PullUps"  # its first validation clip is recognised by both models, confidently
+ACTION = "Surfing"  # its first validation clip is recognised by both models, confidently
 RESULT_TIMEOUT_MS = 120_000
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 
