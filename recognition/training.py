@@ -77,7 +77,7 @@ class WindowBatches(keras.utils.PyDataset):
 
     def __init__(self, clips: list[ClipFrames], labels: np.ndarray, num_classes: int, num_frames: int,
                  batch_size: int, samples_per_clip: int, seed: int):
-        super().__init__()
+        super().__init__(workers=2, use_multiprocessing=False)
         self.clips, self.labels, self.num_classes = clips, labels, num_classes
         self.num_frames, self.batch_size = num_frames, batch_size
         self.samples_per_clip = samples_per_clip

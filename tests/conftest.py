@@ -20,6 +20,11 @@ needs_ucf14 = pytest.mark.skipif(
     not UCF14.is_dir(), reason="needs the real UCF clips in ../shared/data/ucf14 (not in a fresh clone)"
 )
 
+needs_weights = pytest.mark.skipif(
+    not all((WEIGHTS / f"{name}.keras").exists() for name in ("lrcn", "convlstm")),
+    reason="needs both trained models in weights/ (python -m recognition train ...)",
+)
+
 
 def write_clip(path: Path, frames: int = 30, fps: float = 10.0, size: tuple[int, int] = (64, 48),
                fourcc: str = "MJPG") -> Path:
@@ -49,6 +54,9 @@ def validation_clip(label: str) -> Path:
 @pytest.fixture(scope="session")
 def recognizer():
     """Both shipped models, loaded once for the whole test session."""
-    from recognition import Recognizer
+    from recognition import MODEL_NAMES, Recognizer
 
+    missing = [name for name in MODEL_NAMES if not (WEIGHTS / f"{name}.keras").exists()]
+    if missing:
+        pytest.skip(f"no trained weights yet for {', '.join(missing)} in weights/")
     return Recognizer.load(WEIGHTS)

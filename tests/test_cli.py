@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from recognition.cli import main
-from tests.conftest import ROOT, SHARED, needs_ucf14, validation_clip, write_clip
+from tests.conftest import ROOT, SHARED, needs_ucf14, needs_weights, validation_clip, write_clip
 
 
 def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -29,6 +29,7 @@ def mixed_inputs(tmp_path_factory) -> list[Path]:
     return [good, corrupt, text, folder / "missing.mp4"]
 
 
+@needs_weights
 def test_predict_json_gives_one_line_per_input_and_fails_at_the_end(mixed_inputs: list[Path]):
     done = run_cli("predict", "--json", *map(str, mixed_inputs))
     assert done.returncode == 1
@@ -45,6 +46,7 @@ def test_predict_json_gives_one_line_per_input_and_fails_at_the_end(mixed_inputs
     assert "Traceback" not in done.stderr
 
 
+@needs_weights
 @needs_ucf14
 def test_predict_names_the_action_and_writes_two_videos(tmp_path: Path):
     clip = validation_clip("JumpingJack")
@@ -55,6 +57,7 @@ def test_predict_names_the_action_and_writes_two_videos(tmp_path: Path):
     assert sorted(p.name for p in tmp_path.glob("*.mp4")) == [f"{clip.stem}_convlstm.mp4", f"{clip.stem}_lrcn.mp4"]
 
 
+@needs_weights
 @needs_ucf14
 def test_evaluate_reports_accuracy_on_held_out_groups_only(tmp_path: Path):
     data = tmp_path / "data"

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from recognition import MODEL_NAMES, Recognizer, VideoError
-from tests.conftest import ROOT, UCF14, WEIGHTS, needs_ucf14, validation_clip
+from tests.conftest import ROOT, UCF14, WEIGHTS, needs_ucf14, needs_weights, validation_clip
+
+pytestmark = needs_weights
 
 
 def test_shipped_weights_load_in_a_fresh_process_without_our_code():
