@@ -5,7 +5,9 @@
     # the temporary folder, and the video in it, are gone here
 
 Everything the user controls is the URL: the options, the format and the output
-template are fixed here. We ask for one progressive file of at most 480p (the
+template are fixed here. Links to local or private addresses are refused before
+the first request, on every request yt-dlp makes and on every redirect
+(see `url_guard`). We ask for one progressive file of at most 480p (the
 models see 224 px), so no merging and no system ffmpeg are needed. The caps are
 checked three times: on the metadata before anything is downloaded, by yt-dlp
 while downloading (`match_filter`, `max_filesize`, a byte counter for servers
@@ -17,6 +19,7 @@ sentence a user can act on.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import tempfile
 import urllib.parse
@@ -24,10 +27,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import requests
 import yt_dlp
-from yt_dlp.networking.exceptions import HTTPError, TransportError
+from yt_dlp.networking._requests import RequestsRH
+from yt_dlp.networking.common import Request
+from yt_dlp.networking.exceptions import HTTPError, RequestError, TransportError
 from yt_dlp.utils import GeoRestrictedError, UnsupportedError, YoutubeDLError
 
+from recognition import url_guard
 from recognition.limits import Limits, describe_bytes
 from recognition.video import VideoError, probe
 
@@ -50,13 +57,59 @@ def _no_progress(fraction: float, message: str) -> None:
     """Default progress callback: stay quiet."""
 
 
-def check_url(url: str) -> str:
-    """The URL, stripped, if it is an absolute http(s) link; `DownloadRefused` otherwise."""
-    url = url.strip()
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        raise DownloadRefused("That is not a web link: paste a full address starting with http:// or https://.")
-    return url
+class _AddressRefused(RequestError):
+    """A request or redirect to an address the guard forbids; yt-dlp passes it on like a network error."""
+
+
+def check_url(url: str, local: url_guard.LocalAccess = url_guard.LocalAccess()) -> str:
+    """The URL, stripped, if the server may fetch it; `DownloadRefused` otherwise."""
+    if problem := url_guard.url_problem(url, local):
+        raise DownloadRefused(problem)
+    return url.strip()
+
+
+def _guard_request(url: str, local: url_guard.LocalAccess) -> None:
+    """Stop a request that yt-dlp is about to make, when its address is forbidden."""
+    if problem := url_guard.url_problem(url, local):
+        raise _AddressRefused(problem)
+
+
+class _GuardedRequestsRH(RequestsRH):
+    """yt-dlp's `requests` handler, with the address guard on every redirect."""
+
+    def __init__(self, *args: Any, local: url_guard.LocalAccess, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.local = local
+
+    def _guard_redirect(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """A `requests` response hook: it runs before a redirect is followed, so a forbidden target gets nothing."""
+        if response.is_redirect:
+            _guard_request(urllib.parse.urljoin(response.url, response.headers["location"]), self.local)
+
+    def _create_instance(self, *args: Any, **kwargs: Any) -> requests.Session:
+        session = super()._create_instance(*args, **kwargs)
+        session.hooks["response"].append(self._guard_redirect)
+        return session
+
+
+class _GuardedYoutubeDL(yt_dlp.YoutubeDL):
+    """A `YoutubeDL` whose every request and redirect goes through the address guard.
+
+    It sends through the guarded handler only: with a second handler, yt-dlp would
+    retry a request that the first one refused.
+    """
+
+    def __init__(self, params: dict[str, Any], local: url_guard.LocalAccess):
+        self.local = local
+        super().__init__(params)
+
+    def urlopen(self, request: Request | str):
+        _guard_request(request if isinstance(request, str) else request.url, self.local)
+        return super().urlopen(request)
+
+    def build_request_director(self, handlers, preferences=None):
+        guarded = functools.partial(_GuardedRequestsRH, local=self.local)
+        return super().build_request_director([guarded], preferences)
 
 
 def _too_long(limits: Limits, seconds: float | None) -> str | None:
@@ -174,6 +227,8 @@ _NETWORK_FAILURES = ("timed out", "connection refused", "name or service not kno
 def explain(error: BaseException) -> str:
     """One sentence a user can act on, for anything yt-dlp raised."""
     causes = list(_causes(error))
+    if refused := [cause for cause in causes if isinstance(cause, _AddressRefused)]:
+        return refused[0].msg
     text = " ".join(str(cause) for cause in causes).lower()
     for markers, message in _SITE_REFUSALS:
         if any(marker in text for marker in markers):
@@ -211,14 +266,18 @@ def _check_file(path: Path, limits: Limits) -> None:
 
 
 def download(url: str, folder: Path, limits: Limits | None = None, progress: Progress = _no_progress,
-             socket_timeout: float = SOCKET_TIMEOUT_S) -> Path:
-    """Download the video at `url` into `folder` (which the caller owns) and return its path."""
-    url = check_url(url)
+             socket_timeout: float = SOCKET_TIMEOUT_S, local: url_guard.LocalAccess | None = None) -> Path:
+    """Download the video at `url` into `folder` (which the caller owns) and return its path.
+
+    `local` says which local addresses may be fetched; by default the `ACTION_LENS_ALLOW_LOCAL_URLS` setting.
+    """
+    local = local or url_guard.LocalAccess.from_env()
+    url = check_url(url, local)
     limits = limits or Limits.from_env()
     watch = _Watch(limits, progress)
     progress(0.0, "Looking up the link")
     try:
-        with yt_dlp.YoutubeDL(_options(folder, watch, socket_timeout)) as downloader:
+        with _GuardedYoutubeDL(_options(folder, watch, socket_timeout), local) as downloader:
             info = downloader.extract_info(url, download=False)
             if problem := _metadata_problem(info, limits):
                 raise DownloadRefused(problem)
@@ -243,7 +302,8 @@ def download(url: str, folder: Path, limits: Limits | None = None, progress: Pro
 
 @contextlib.contextmanager
 def downloaded_video(url: str, limits: Limits | None = None, progress: Progress = _no_progress,
-                     socket_timeout: float = SOCKET_TIMEOUT_S) -> Iterator[Path]:
+                     socket_timeout: float = SOCKET_TIMEOUT_S,
+                     local: url_guard.LocalAccess | None = None) -> Iterator[Path]:
     """Download into a fresh temporary folder, yield the file, and delete the folder afterwards."""
     with tempfile.TemporaryDirectory(prefix="action-lens-download-") as folder:
-        yield download(url, Path(folder), limits, progress, socket_timeout)
+        yield download(url, Path(folder), limits, progress, socket_timeout, local)

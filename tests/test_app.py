@@ -80,7 +80,8 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     shutil.copy(validation_clip(ACTION), examples)
     port = _free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "ACTION_LENS_WEIGHTS": str(APP_WEIGHTS), "ACTION_LENS_EXAMPLES": str(examples)}
+           "ACTION_LENS_WEIGHTS": str(APP_WEIGHTS), "ACTION_LENS_EXAMPLES": str(examples),
+           "ACTION_LENS_ALLOW_LOCAL_URLS": "127.0.0.1"}
     log = folder / "app.log"
     with log.open("w") as output:
         process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=output,

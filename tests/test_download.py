@@ -6,6 +6,7 @@ import functools
 import http.server
 import shutil
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,12 +15,26 @@ from yt_dlp.utils import DownloadError, ExtractorError
 
 from recognition.download import DownloadRefused, download, downloaded_video, explain
 from recognition.limits import Limits
+from recognition.url_guard import ALLOW_LOCAL_ENV, LocalAccess
 from recognition.video import probe
 from tests.conftest import UCF14, needs_ucf14, validation_clip, write_clip
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Serves a folder; under /stream/ it announces no length, as some servers do."""
+    """Serves a folder; under /stream/ it announces no length, as some servers do.
+
+    `/redirect?to=URL` answers 302 to URL. Every path asked for is noted in `server.paths`.
+    """
+
+    def do_GET(self) -> None:
+        self.server.paths.append(self.path)
+        query = urllib.parse.urlsplit(self.path)
+        if query.path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", urllib.parse.parse_qs(query.query)["to"][0])
+            self.end_headers()
+        else:
+            super().do_GET()
 
     def send_header(self, keyword: str, value: str) -> None:
         if not (self.path.startswith("/stream/") and keyword.lower() == "content-length"):
@@ -35,9 +50,10 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 class _Site(http.server.ThreadingHTTPServer):
     """A local web site at `base`."""
 
-    def __init__(self, root: Path):
-        super().__init__(("127.0.0.1", 0), functools.partial(_Handler, directory=str(root)))
-        self.base = f"http://127.0.0.1:{self.server_port}"
+    def __init__(self, root: Path, host: str = "127.0.0.1"):
+        super().__init__((host, 0), functools.partial(_Handler, directory=str(root)))
+        self.base = f"http://{host}:{self.server_port}"
+        self.paths: list[str] = []
 
     def handle_error(self, request, client_address) -> None:
         """A client that stops reading (a refused download) is expected here."""
@@ -66,9 +82,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Site]:
     site.server_close()
 
 
-def _refusal(url: str, tmp_path: Path, limits: Limits = Limits()) -> str:
+@pytest.fixture(autouse=True)
+def local_site_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test site is on 127.0.0.1, which the address guard refuses unless told otherwise."""
+    monkeypatch.setenv(ALLOW_LOCAL_ENV, "127.0.0.1")
+
+
+def _refusal(url: str, tmp_path: Path, limits: Limits = Limits(), local: LocalAccess | None = None) -> str:
     with pytest.raises(DownloadRefused) as refused:
-        download(url, tmp_path, limits)
+        download(url, tmp_path, limits, local=local)
     return str(refused.value)
 
 
@@ -153,3 +175,34 @@ def test_site_refusals_get_their_own_message(site_message: str, advice: str):
     error = DownloadError(f"ERROR: [youtube] abc: {site_message}", (ExtractorError, ExtractorError(site_message),
                                                                      None))
     assert advice in explain(error)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]"])
+def test_local_addresses_are_refused_without_a_request(host: str, site: _Site, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv(ALLOW_LOCAL_ENV)
+    asked_before = len(site.paths)
+    message = _refusal(f"http://{host}:{site.server_port}/square.avi", tmp_path)
+    assert message.startswith("That link points at a loopback address") and "upload the file" in message
+    assert len(site.paths) == asked_before and not any(tmp_path.iterdir())
+
+
+def test_a_redirect_to_a_forbidden_address_is_not_followed(site: _Site, tmp_path: Path):
+    """The guard allows the site on 127.0.0.1 only; its redirect to a second server on 127.0.0.2 must stop."""
+    other = _Site(tmp_path / "other", host="127.0.0.2")
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        target = urllib.parse.quote(f"{other.base}/square.avi")
+        message = _refusal(f"{site.base}/redirect?to={target}", tmp_path / "download",
+                           local=LocalAccess(addresses=frozenset({"127.0.0.1"})))
+    finally:
+        other.shutdown()
+        other.server_close()
+    assert message.startswith("That link points at a loopback address (127.0.0.2)")
+    assert other.paths == [] and site.paths[-1].startswith("/redirect")
+
+
+def test_a_redirect_to_an_allowed_address_is_followed(site: _Site, tmp_path: Path):
+    target = urllib.parse.quote(f"{site.base}/square.avi")
+    path = download(f"{site.base}/redirect?to={target}", tmp_path)
+    assert probe(path).frame_count == 30
