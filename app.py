@@ -29,7 +29,7 @@ import gradio as gr
 
 from recognition import Recognition, Recognizer, VideoError, report
 from recognition.download import downloaded_video
-from recognition.limits import Limits, describe_seconds
+from recognition.limits import Deadline, Limits, describe_seconds
 from recognition.preview import browser_playable_copy
 
 ROOT = Path(__file__).resolve().parent
@@ -70,9 +70,14 @@ def user_error(message: str) -> gr.Error:
     return gr.Error(html.escape(message), print_exception=False)
 
 
-def scaled(progress: gr.Progress, start: float, end: float) -> Callable[[float, str], None]:
-    """A `recognition` progress callback that fills [start, end] of Gradio's bar."""
-    return lambda fraction, message: progress(start + fraction * (end - start), desc=message)
+def scaled(progress: gr.Progress, start: float, end: float, deadline: Deadline) -> Callable[[float, str], None]:
+    """A `recognition` progress callback that fills [start, end] of Gradio's bar, and stops work past the deadline."""
+
+    def report(fraction: float, message: str) -> None:
+        deadline.check()
+        progress(start + fraction * (end - start), desc=message)
+
+    return report
 
 
 @contextlib.contextmanager
@@ -110,13 +115,15 @@ class ActionLens:
             raise user_error("Give either a file or a link, not both: clear one of them.")
         if not video_file and not video_url:
             raise user_error("Upload a video file or paste a link to one first.")
+        deadline = self.limits.deadline()
         with failures_as_sentences("recognizing this video"):
             if video_file:
                 self.limits.check_file(video_file)
-                recognition = self._run(video_file, scaled(progress, 0.0, 1.0))
+                recognition = self._run(video_file, scaled(progress, 0.0, 1.0, deadline))
             else:
-                with downloaded_video(video_url, self.limits, scaled(progress, 0.0, DOWNLOAD_SHARE)) as path:
-                    recognition = self._run(path, scaled(progress, DOWNLOAD_SHARE, 1.0))
+                with downloaded_video(video_url, self.limits,
+                                      scaled(progress, 0.0, DOWNLOAD_SHARE, deadline)) as path:
+                    recognition = self._run(path, scaled(progress, DOWNLOAD_SHARE, 1.0, deadline))
         return self._outputs(recognition)
 
     def _run(self, video: str | os.PathLike, progress: Callable[[float, str], None]) -> Recognition:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -19,14 +20,14 @@ from recognition.results import ModelResult
 from recognition.sampling import Window, window_for_time
 from recognition.video import iter_frames, probe
 
-MAX_OUTPUT_HEIGHT = 480
+MAX_OUTPUT_SIZE = (854, 480)
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _WHITE, _ACCENT, _TRACK = (255, 255, 255), (60, 190, 250), (90, 90, 90)
 
 
-def output_size(width: int, height: int, max_height: int = MAX_OUTPUT_HEIGHT) -> tuple[int, int]:
-    """Even dimensions no taller than `max_height`, keeping the aspect ratio (yuv420p needs even)."""
-    scale = min(1.0, max_height / height)
+def output_size(width: int, height: int, max_size: tuple[int, int] = MAX_OUTPUT_SIZE) -> tuple[int, int]:
+    """Even dimensions within `max_size` (width, height), keeping the aspect ratio (yuv420p needs even)."""
+    scale = min(1.0, max_size[0] / width, max_size[1] / height)
     return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
 
 
@@ -61,9 +62,12 @@ def _top3_per_window(result: ModelResult) -> list[list[tuple[str, float]]]:
     return table
 
 
-def write_annotated_videos(video: str | os.PathLike, results: dict[str, ModelResult],
-                           output_dir: Path) -> dict[str, ModelResult]:
-    """Write `<output_dir>/<stem>_<model>.mp4` per model; returns results that name them."""
+def write_annotated_videos(video: str | os.PathLike, results: dict[str, ModelResult], output_dir: Path,
+                           on_frame: Callable[[float], None] | None = None) -> dict[str, ModelResult]:
+    """Write `<output_dir>/<stem>_<model>.mp4` per model; returns results that name them.
+
+    `on_frame` is called with each frame's time (progress, time limits).
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
     info = probe(video)
     size = output_size(info.width, info.height)
@@ -82,6 +86,8 @@ def write_annotated_videos(video: str | os.PathLike, results: dict[str, ModelRes
         for writer in writers.values():
             writer.send(None)
         for stamp, frame in iter_frames(video):
+            if on_frame:
+                on_frame(stamp)
             base = cv2.cvtColor(cv2.resize(frame, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
             for name, writer in writers.items():
                 canvas = base.copy()

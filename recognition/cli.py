@@ -25,16 +25,20 @@ def _format_result(summary: dict) -> str:
         top3 = ", ".join(f"{label} {p:.0%}" for label, p in model["top3"])
         lines.append(f"  {name.upper():<9} {model['label']:<18} {model['confidence']:>6.1%}   "
                      f"top-3: {top3}   ({model['seconds']:.2f} s)")
+    lines += [f"  note: {note}" for note in summary.get("notes", [])]
     return "\n".join(lines)
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from recognition.limits import Limits
     from recognition.video import VideoError
 
     recognizer = _load_recognizer(args.weights)
+    limits = Limits.from_env()
     failures = 0
     for video in args.videos:
         try:
+            limits.check_file(video)
             summary = recognizer.recognize(video, output_dir=args.out).summary()
         except (VideoError, OSError) as error:
             failures += 1

@@ -2,19 +2,22 @@
 
 A demo on shared CPUs has to turn away a two-hour film before decoding it.
 The caps come from the environment, so a deployment can change them without
-code: `ACTION_LENS_MAX_SECONDS` (default 600) and `ACTION_LENS_MAX_MB` (default 200).
+code: `ACTION_LENS_MAX_SECONDS` (default 600), `ACTION_LENS_MAX_MB` (default 200)
+and `ACTION_LENS_MAX_REQUEST_SECONDS` (default 300, the time one request may take).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from pathlib import Path
 
 from recognition.video import VideoError, probe
 
 DEFAULT_MAX_SECONDS = 600.0
 DEFAULT_MAX_MB = 200.0
+DEFAULT_MAX_REQUEST_SECONDS = 300.0
 
 
 def describe_seconds(seconds: float) -> str:
@@ -33,12 +36,18 @@ def describe_bytes(size: float) -> str:
 class Limits:
     max_seconds: float = DEFAULT_MAX_SECONDS
     max_bytes: int = int(DEFAULT_MAX_MB * 1e6)
+    max_request_seconds: float = DEFAULT_MAX_REQUEST_SECONDS
 
     @classmethod
     def from_env(cls) -> "Limits":
         seconds = float(os.environ.get("ACTION_LENS_MAX_SECONDS", DEFAULT_MAX_SECONDS))
         megabytes = float(os.environ.get("ACTION_LENS_MAX_MB", DEFAULT_MAX_MB))
-        return cls(max_seconds=seconds, max_bytes=int(megabytes * 1e6))
+        request_seconds = float(os.environ.get("ACTION_LENS_MAX_REQUEST_SECONDS", DEFAULT_MAX_REQUEST_SECONDS))
+        return cls(max_seconds=seconds, max_bytes=int(megabytes * 1e6), max_request_seconds=request_seconds)
+
+    def deadline(self) -> "Deadline":
+        """A clock for one request, started now."""
+        return Deadline(self.max_request_seconds)
 
     def duration_problem(self, seconds: float | None) -> str | None:
         """Why a video of `seconds` is refused, or None when it is fine (or unknown)."""
@@ -56,6 +65,20 @@ class Limits:
     def check_file(self, path: str | os.PathLike) -> None:
         """Raise `VideoError` when a local video file is over either cap."""
         path = Path(path)
-        problem = self.size_problem(path.stat().st_size) or self.duration_problem(probe(path).duration_s)
+        info = probe(path)
+        problem = self.size_problem(path.stat().st_size) or self.duration_problem(info.duration_s)
         if problem:
             raise VideoError(f"{path.name}: {problem}.")
+
+
+class Deadline:
+    """The time one request may take; `check()` is called as work goes on and stops it once time is up."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+
+    def check(self) -> None:
+        if time.monotonic() > self.ends:
+            raise VideoError(f"This video took longer than {describe_seconds(self.seconds)} to process, the "
+                             "limit per request: try a shorter clip.")

@@ -22,17 +22,32 @@ from recognition.annotate import write_annotated_videos
 from recognition.metadata import ModelSpec, metadata_path
 from recognition.results import ModelResult, Recognition
 from recognition.sampling import SamplePlan, plan_samples
-from recognition.video import probe, read_samples
+from recognition.video import Samples, VideoInfo, probe, read_samples
 
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 MODEL_NAMES = ("lrcn", "convlstm")
 ENCODER_BATCH = 32
+EXTREME_ASPECT_RATIO = 4.0
+TRUNCATION_SLACK_S = 0.5
 
 Progress = Callable[[float, str], None]
 
 
 def _no_progress(fraction: float, message: str) -> None:
     """Default progress callback: stay quiet."""
+
+
+def _stage(progress: Progress, start: float, end: float, duration_s: float, message: str) -> Callable[[float], None]:
+    """A per-frame callback (the frame's time) that reports `progress` across [start, end] in 2 % steps."""
+    reported = [-1.0]
+
+    def on_frame(stamp: float) -> None:
+        fraction = min(stamp / duration_s, 1.0) if duration_s > 0 else 1.0
+        if fraction - reported[0] >= 0.02:
+            reported[0] = fraction
+            progress(start + fraction * (end - start), message)
+
+    return on_frame
 
 
 @dataclasses.dataclass
@@ -97,19 +112,50 @@ class Recognizer:
             frames = np.zeros((model.spec.sampling.num_frames, size, size, 3), np.uint8)
             model.predict(frames, plan_samples(1.0, model.spec.sampling))
 
-    def recognize(self, video: str | os.PathLike, output_dir: str | os.PathLike | None = None,
-                  progress: Progress = _no_progress) -> Recognition:
-        """Predict with every model; with `output_dir`, also write one annotated video per model."""
-        progress(0.0, "Reading video")
-        info = probe(video)
-        plans = {name: plan_samples(info.duration_s, m.spec.sampling) for name, m in self.models.items()}
+    def _sample(self, video: str | os.PathLike, duration_s: float,
+                progress: Progress) -> tuple[dict[str, SamplePlan], np.ndarray, Samples]:
+        """Every model's sampling plan, and all their frames from one decode."""
+        plans = {name: plan_samples(duration_s, m.spec.sampling) for name, m in self.models.items()}
         all_times = np.unique(np.concatenate([plan.times for plan in plans.values()]))
         sizes = sorted({m.spec.image_size for m in self.models.values()})
-        frames = read_samples(video, all_times, sizes)
+        on_frame = _stage(progress, 0.0, 0.3, duration_s, "Decoding video")
+        return plans, all_times, read_samples(video, all_times, sizes, on_frame)
+
+    def _input_notes(self, info: VideoInfo) -> list[str]:
+        """What was done to fit an odd video to the models, in words for the user."""
+        notes = []
+        window_s = max(m.spec.sampling.window_seconds for m in self.models.values())
+        if info.frame_count == 1:
+            notes.append("The video has a single frame: the models saw it repeated, so there is no motion to go on.")
+        elif info.duration_s < window_s:
+            notes.append(f"The video is {info.duration_s:.1f} s long, shorter than the {window_s:g} s window the "
+                         "models look at: its frames were spread over one window.")
+        if max(info.width, info.height) > EXTREME_ASPECT_RATIO * min(info.width, info.height):
+            notes.append(f"The picture is {info.width}x{info.height}: it was squeezed into a square for the "
+                         "models, which makes people look distorted.")
+        return notes
+
+    def recognize(self, video: str | os.PathLike, output_dir: str | os.PathLike | None = None,
+                  progress: Progress = _no_progress) -> Recognition:
+        """Predict with every model; with `output_dir`, also write one annotated video per model.
+
+        A file that ends early (truncated or damaged) is recognised over the part that decodes, with a note.
+        """
+        progress(0.0, "Reading video")
+        info = probe(video)
+        notes = self._input_notes(info)
+        duration_s = info.duration_s
+        plans, all_times, samples = self._sample(video, duration_s, progress)
+        if samples.last_frame_s < all_times[-1] - TRUNCATION_SLACK_S:
+            duration_s = samples.last_frame_s + 1.0 / info.fps
+            notes.append(f"Only the first {duration_s:.1f} s of the {info.duration_s:.1f} s the file announces could "
+                         "be decoded (it looks truncated or damaged): the answer covers that part.")
+            plans, all_times, samples = self._sample(video, duration_s, progress)
+        frames = samples.frames
 
         results: dict[str, ModelResult] = {}
         for number, (name, model) in enumerate(self.models.items()):
-            progress(0.1 + 0.6 * number / len(self.models), f"Running {name.upper()}")
+            progress(0.3 + 0.3 * number / len(self.models), f"Running {name.upper()}")
             started = time.perf_counter()
             plan = plans[name]
             picks = np.searchsorted(all_times, plan.times)
@@ -119,7 +165,7 @@ class Recognizer:
                 name, model.spec.classes, windows, probabilities, time.perf_counter() - started)
 
         if output_dir is not None:
-            progress(0.75, "Writing annotated videos")
-            results = write_annotated_videos(video, results, Path(output_dir))
+            on_frame = _stage(progress, 0.6, 1.0, duration_s, "Writing annotated videos")
+            results = write_annotated_videos(video, results, Path(output_dir), on_frame)
         progress(1.0, "Done")
-        return Recognition(str(video), info.duration_s, results)
+        return Recognition(str(video), duration_s, results, tuple(notes))

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import imageio_ffmpeg
 
-from recognition.annotate import MAX_OUTPUT_HEIGHT
+from recognition.annotate import MAX_OUTPUT_SIZE
 from recognition.video import VideoError
 
 TIMEOUT_S = 300.0
 
 
 def browser_playable_copy(source: str | os.PathLike, destination: str | os.PathLike,
-                          max_height: int = MAX_OUTPUT_HEIGHT, timeout_s: float = TIMEOUT_S) -> Path:
-    """Write `source` as H.264/yuv420p mp4 with `+faststart`, at most `max_height` tall; no audio.
+                          max_size: tuple[int, int] = MAX_OUTPUT_SIZE, timeout_s: float = TIMEOUT_S) -> Path:
+    """Write `source` as H.264/yuv420p mp4 with `+faststart`, within `max_size` (width, height); no audio.
 
     Raises `VideoError` if ffmpeg can't decode `source` or takes longer than `timeout_s`.
     """
@@ -31,7 +31,8 @@ def browser_playable_copy(source: str | os.PathLike, destination: str | os.PathL
     command = [
         imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
         "-i", str(source), "-map", "0:v:0",
-        "-vf", f"scale=-2:'min({max_height},trunc(ih/2)*2)'",
+        "-vf", f"scale='min({max_size[0]},iw)':'min({max_size[1]},ih)':force_original_aspect_ratio=decrease"
+               ":force_divisible_by=2",
         "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
         "-movflags", "+faststart", "-an", str(destination),
     ]

@@ -50,7 +50,11 @@ def _opinion(name: str, result: ModelResult) -> str:
 
 
 def verdict(recognition: Recognition) -> str:
-    """One or two sentences of Markdown: what the models see, and how sure they are."""
+    """A few sentences of Markdown: what the models see, how sure they are, and what was done to odd input."""
+    return " ".join([_verdict(recognition), *recognition.notes])
+
+
+def _verdict(recognition: Recognition) -> str:
     results = recognition.models
     if not any(is_confident(result) for result in results.values()):
         guesses = "; ".join(_opinion(name, result) for name, result in results.items())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import cv2
@@ -35,6 +35,21 @@ class VideoInfo:
 
 _FALLBACK_FPS = 25.0
 
+# The first bytes of still images and audio files. FFmpeg opens a still image as a
+# one-frame video, and says nothing useful about an audio file, so we look first.
+_IMAGE_SIGNATURES = (b"\x89PNG", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*")
+_AUDIO_SIGNATURES = (b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"fLaC")
+
+
+def _sniff(head: bytes) -> str | None:
+    """'a still image', 'an audio file' or None, from a file's first bytes."""
+    if head.startswith(_IMAGE_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+        return "a still image"
+    if head.startswith(_AUDIO_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WAVE") \
+            or head[4:11] == b"ftypM4A":
+        return "an audio file"
+    return None
+
 
 def _open(path: str | os.PathLike) -> cv2.VideoCapture:
     path = Path(path)
@@ -44,9 +59,14 @@ def _open(path: str | os.PathLike) -> cv2.VideoCapture:
         raise VideoError(f"{path}: is a folder, not a video file")
     if path.stat().st_size == 0:
         raise VideoError(f"{path.name}: the file is empty")
+    with path.open("rb") as file:
+        kind = _sniff(file.read(16))
+    if kind:
+        raise VideoError(f"{path.name}: is {kind}, not a video")
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
-        raise VideoError(f"{path.name}: not a video OpenCV can read (unknown or corrupt format)")
+        raise VideoError(f"{path.name}: not a video that can be read (the file is corrupt, cut short, "
+                         "audio only or in an unknown format)")
     return capture
 
 
@@ -102,26 +122,38 @@ def to_square_rgb(frame_bgr: np.ndarray, size: int) -> np.ndarray:
     return cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
 
 
-def read_samples(
-    path: str | os.PathLike, times: np.ndarray, sizes: Sequence[int]
-) -> dict[int, np.ndarray]:
-    """Decode once and return, for each size, the frames shown at `times`.
+@dataclasses.dataclass(frozen=True)
+class Samples:
+    """Frames picked at given times: `frames[size]` is a uint8 array (times, size, size, 3)."""
 
-    Returns `{size: uint8 array (len(times), size, size, 3)}`. A frame is the
-    one on screen at each time; times past the last decoded frame repeat it,
-    since containers often overstate their length by a frame or two.
+    frames: dict[int, np.ndarray]
+    last_frame_s: float
+    """The time of the last frame decoded, which is at or past the last time asked for unless the file ends early."""
+
+
+def read_samples(path: str | os.PathLike, times: np.ndarray, sizes: Sequence[int],
+                 on_frame: Callable[[float], None] | None = None) -> Samples:
+    """Decode once and pick, for each size, the frames shown at `times`.
+
+    A frame is the one on screen at each time; times past the last decoded frame
+    repeat it, since containers often overstate their length by a frame or two.
+    `on_frame` is called with each decoded frame's time (progress, time limits).
     """
     order = np.argsort(times)
     sorted_times = np.asarray(times)[order]
     picked: dict[int, list[np.ndarray]] = {size: [] for size in sizes}
     pending = 0
     previous: tuple[float, np.ndarray] | None = None
+    last_seen = 0.0
 
     def take(frame: np.ndarray) -> None:
         for size in sizes:
             picked[size].append(to_square_rgb(frame, size))
 
     for stamp, frame in iter_frames(path):
+        last_seen = stamp
+        if on_frame:
+            on_frame(stamp)
         while pending < len(sorted_times) and sorted_times[pending] < stamp and previous is not None:
             take(previous[1])
             pending += 1
@@ -135,4 +167,4 @@ def read_samples(
         pending += 1
 
     inverse = np.argsort(order)
-    return {size: np.stack(frames)[inverse] for size, frames in picked.items()}
+    return Samples({size: np.stack(frames)[inverse] for size, frames in picked.items()}, last_seen)

@@ -21,7 +21,7 @@ def test_output_size_is_even_and_capped():
     assert output_size(320, 240) == (320, 240)
     assert output_size(1920, 1080) == (852, 480)
     assert output_size(321, 241) == (320, 240)
-    assert output_size(4000, 100) == (4000, 100)
+    assert output_size(4000, 100) == (854, 20)
 
 
 def test_overlay_draws_on_the_top_left_only():

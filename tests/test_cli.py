@@ -12,8 +12,8 @@ from recognition.cli import main
 from tests.conftest import ROOT, SHARED, needs_ucf14, needs_weights, validation_clip, write_clip
 
 
-def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
+def run_cli(*args: str, timeout: int = 600, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT), **(env_extra or {}))
     return subprocess.run([sys.executable, "-m", "recognition", *args], capture_output=True, text=True,
                           cwd=ROOT, env=env, timeout=timeout)
 
@@ -81,3 +81,12 @@ def test_cli_refuses_an_unknown_model(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--model", "resnet", "--data", "x"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+@needs_weights
+def test_predict_refuses_a_video_over_the_duration_cap_before_decoding_it(tmp_path: Path):
+    clip = write_clip(tmp_path / "forty_seconds.avi", frames=400, fps=10.0)
+    done = run_cli("predict", str(clip), env_extra={"ACTION_LENS_MAX_SECONDS": "30"})
+    assert done.returncode == 1
+    assert "forty_seconds.avi: it is 40 s long and this demo takes videos up to 30 s" in done.stderr
+    assert "Traceback" not in done.stderr

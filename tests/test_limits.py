@@ -12,13 +12,20 @@ from tests.conftest import write_clip
 def test_caps_come_from_the_environment(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("ACTION_LENS_MAX_SECONDS", "90")
     monkeypatch.setenv("ACTION_LENS_MAX_MB", "5")
-    assert Limits.from_env() == Limits(max_seconds=90, max_bytes=5_000_000)
+    monkeypatch.setenv("ACTION_LENS_MAX_REQUEST_SECONDS", "45")
+    assert Limits.from_env() == Limits(max_seconds=90, max_bytes=5_000_000, max_request_seconds=45)
 
 
-def test_defaults_are_ten_minutes_and_200_mb(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.delenv("ACTION_LENS_MAX_SECONDS", raising=False)
-    monkeypatch.delenv("ACTION_LENS_MAX_MB", raising=False)
-    assert Limits.from_env() == Limits(max_seconds=600, max_bytes=200_000_000)
+def test_defaults_are_ten_minutes_200_mb_and_five_minutes_per_request(monkeypatch: pytest.MonkeyPatch):
+    for name in ("ACTION_LENS_MAX_SECONDS", "ACTION_LENS_MAX_MB", "ACTION_LENS_MAX_REQUEST_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    assert Limits.from_env() == Limits(max_seconds=600, max_bytes=200_000_000, max_request_seconds=300)
+
+
+def test_a_deadline_lets_work_on_until_its_time_is_up():
+    Limits(max_request_seconds=60).deadline().check()
+    with pytest.raises(VideoError, match="took longer than 0 s to process, the limit per request"):
+        Limits(max_request_seconds=0).deadline().check()
 
 
 @pytest.mark.parametrize("seconds, text", [(45, "45 s"), (125.4, "2 min 5 s"), (600, "10 min")])

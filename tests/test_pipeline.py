@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from recognition import MODEL_NAMES, Recognizer, VideoError
+from recognition.limits import Limits
+from recognition.video import probe
 from tests.conftest import ROOT, UCF14, WEIGHTS, needs_ucf14, needs_weights, validation_clip
 
 pytestmark = needs_weights
@@ -67,6 +69,49 @@ def test_unreadable_video_raises_video_error(recognizer: Recognizer, tmp_path: P
     bad.write_text("not a video")
     with pytest.raises(VideoError):
         recognizer.recognize(bad)
+
+
+@pytest.mark.parametrize("name, note", [
+    ("one_frame", "single frame"),
+    ("short", "shorter than the 3.2 s window"),
+    ("wide", "squeezed into a square"),
+    ("truncated_streamable", "Only the first 1."),
+    ("4k", "shorter than the 3.2 s window"),
+    ("rotated", None),
+    ("variable_rate", None),
+])
+def test_odd_videos_that_decode_get_an_answer_and_a_note(recognizer: Recognizer, odd_files: dict[str, Path],
+                                                         tmp_path: Path, name: str, note: str | None):
+    source = odd_files[name]
+    before = source.read_bytes()
+    result = recognizer.recognize(source, output_dir=tmp_path)
+    assert all(model.timeline and 0 < model.confidence <= 1 for model in result.models.values())
+    assert (note is None) == (not result.notes)
+    assert note is None or note in " ".join(result.notes)
+    for model in result.models.values():
+        info = probe(model.annotated_video)
+        assert info.frame_count >= 1 and info.width <= 854 and info.height <= 480
+    assert source.read_bytes() == before
+
+
+def test_progress_runs_through_every_stage_and_can_stop_the_work(recognizer: Recognizer, odd_files: dict[str, Path],
+                                                                 tmp_path: Path):
+    steps: list[tuple[float, str]] = []
+    recognizer.recognize(odd_files["short"], output_dir=tmp_path, progress=lambda f, step: steps.append((f, step)))
+    fractions, names = [f for f, _ in steps], {step for _, step in steps}
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert {"Decoding video", "Running LRCN", "Running CONVLSTM", "Writing annotated videos"} <= names
+    deadline = Limits(max_request_seconds=0).deadline()
+    with pytest.raises(VideoError, match="limit per request"):
+        recognizer.recognize(odd_files["short"], progress=lambda *_: deadline.check())
+
+
+def test_a_truncated_video_is_recognised_over_the_part_that_decodes(recognizer: Recognizer,
+                                                                      odd_files: dict[str, Path]):
+    result = recognizer.recognize(odd_files["truncated_streamable"])
+    assert 0.9 < result.duration_s < 2.5
+    assert all(window.end_s <= result.duration_s + 1e-6 for model in result.models.values()
+               for window in model.timeline)
 
 
 @needs_ucf14

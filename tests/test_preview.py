@@ -29,10 +29,11 @@ def test_xvid_avi_becomes_h264_mp4_and_the_source_is_untouched(tmp_path: Path):
     assert hashlib.sha256(source.read_bytes()).hexdigest() == before
 
 
-def test_tall_videos_are_scaled_down(tmp_path: Path):
-    source = write_clip(tmp_path / "tall.avi", frames=5, size=(640, 960))
-    info = probe(browser_playable_copy(source, tmp_path / "preview.mp4", max_height=480))
-    assert (info.width, info.height) == (320, 480)
+@pytest.mark.parametrize("size, expected", [((640, 960), (320, 480)), ((4000, 100), (854, 22))])
+def test_large_videos_are_scaled_to_fit(tmp_path: Path, size: tuple[int, int], expected: tuple[int, int]):
+    source = write_clip(tmp_path / "large.avi", frames=5, size=size)
+    info = probe(browser_playable_copy(source, tmp_path / "preview.mp4", max_size=(854, 480)))
+    assert (info.width, info.height) == expected
 
 
 def test_undecodable_input_is_a_video_error_and_leaves_nothing(tmp_path: Path):
