@@ -4,9 +4,11 @@
 
 Serving follows GRADIO_SERVER_NAME and GRADIO_SERVER_PORT. ACTION_LENS_WEIGHTS
 names the folder of trained models (default `weights/`), ACTION_LENS_EXAMPLES a
-folder of example clips (default `examples/`), and ACTION_LENS_MAX_SECONDS and
-ACTION_LENS_MAX_MB cap each video. This file is the page and nothing else: the
-models, the downloads and the explanations live in `recognition/`.
+folder of example clips (default `examples/`), ACTION_LENS_QUEUE_SIZE the number
+of requests that may wait (default 16) and ACTION_LENS_KEEP_OUTPUTS_S how long
+result files are kept (default 3600). The caps on each video are in
+`recognition/limits.py`. This file is the page and nothing else: the models,
+the downloads and the explanations live in `recognition/`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import html
 import logging
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -36,27 +39,43 @@ ROOT = Path(__file__).resolve().parent
 WEIGHTS_DIR = Path(os.environ.get("ACTION_LENS_WEIGHTS", ROOT / "weights"))
 EXAMPLES_DIR = Path(os.environ.get("ACTION_LENS_EXAMPLES", ROOT / "examples"))
 WORK_DIR = Path(tempfile.gettempdir()) / "action-lens"
-KEEP_OUTPUTS_S = 3600
+KEEP_OUTPUTS_S = float(os.environ.get("ACTION_LENS_KEEP_OUTPUTS_S", 3600))
+SWEEP_EVERY_S = max(1, int(min(KEEP_OUTPUTS_S, 600) / 2))
 VIDEO_SUFFIXES = [".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"]
 DOWNLOAD_SHARE = 0.2  # of the progress bar, when the video comes from a link
-QUEUE_SIZE = 16
+QUEUE_SIZE = int(os.environ.get("ACTION_LENS_QUEUE_SIZE", 16))
 
 log = logging.getLogger("action_lens")
 
 
+def remove_old_outputs() -> None:
+    """Delete request folders older than `KEEP_OUTPUTS_S`."""
+    cutoff = time.time() - KEEP_OUTPUTS_S
+    for folder in WORK_DIR.iterdir() if WORK_DIR.is_dir() else ():
+        with contextlib.suppress(FileNotFoundError):  # another request got there first
+            if folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
 def request_folder() -> Path:
-    """A fresh folder for one request's files; folders older than `KEEP_OUTPUTS_S` go first.
+    """A fresh folder for one request's files; old folders go first.
 
     Gradio copies what a request returns into its own cache (which `delete_cache`
     empties), so ours only has to outlive the response.
     """
+    remove_old_outputs()
     WORK_DIR.mkdir(parents=True, exist_ok=True)
-    cutoff = time.time() - KEEP_OUTPUTS_S
-    for folder in WORK_DIR.iterdir():
-        with contextlib.suppress(FileNotFoundError):  # another request got there first
-            if folder.stat().st_mtime < cutoff:
-                shutil.rmtree(folder, ignore_errors=True)
     return Path(tempfile.mkdtemp(dir=WORK_DIR))
+
+
+def keep_removing_old_outputs() -> None:
+    """Sweep old request folders in the background too, so a server that falls idle doesn't keep them."""
+    def sweep() -> None:
+        while True:
+            time.sleep(SWEEP_EVERY_S)
+            remove_old_outputs()
+
+    threading.Thread(target=sweep, name="remove-old-outputs", daemon=True).start()
 
 
 def example_clips(folder: Path) -> list[list[str]]:
@@ -145,7 +164,7 @@ class ActionLens:
 def build_app(recognizer: Recognizer, limits: Limits, examples_dir: Path = EXAMPLES_DIR) -> gr.Blocks:
     lens = ActionLens(recognizer, limits)
     caps = f"up to {describe_seconds(limits.max_seconds)} and {limits.max_bytes / 1e6:.0f} MB"
-    with gr.Blocks(title="Action Lens", delete_cache=(600, KEEP_OUTPUTS_S)) as demo:
+    with gr.Blocks(title="Action Lens", delete_cache=(SWEEP_EVERY_S, int(KEEP_OUTPUTS_S))) as demo:
         gr.Markdown("# Action Lens\nWhich exercise or sport is in this video? Two models answer side by side: "
                     f"an LRCN and a ConvLSTM. Videos {caps}.")
         with gr.Row():
@@ -189,6 +208,7 @@ def main() -> None:
     recognizer.warm_up()
     demo = build_app(recognizer, limits)
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
+    keep_removing_old_outputs()
     demo.launch(max_file_size=limits.max_bytes)
 
 

@@ -142,6 +142,7 @@ class Recognizer:
         A file that ends early (truncated or damaged) is recognised over the part that decodes, with a note.
         """
         progress(0.0, "Reading video")
+        started = time.perf_counter()
         info = probe(video)
         notes = self._input_notes(info)
         duration_s = info.duration_s
@@ -152,6 +153,7 @@ class Recognizer:
                          "be decoded (it looks truncated or damaged): the answer covers that part.")
             plans, all_times, samples = self._sample(video, duration_s, progress)
         frames = samples.frames
+        stage_seconds = {"decode": time.perf_counter() - started}
 
         results: dict[str, ModelResult] = {}
         for number, (name, model) in enumerate(self.models.items()):
@@ -163,9 +165,12 @@ class Recognizer:
             windows = [(w.start_s, w.end_s) for w in plan.windows]
             results[name] = ModelResult.from_windows(
                 name, model.spec.classes, windows, probabilities, time.perf_counter() - started)
+            stage_seconds[name] = results[name].seconds
 
         if output_dir is not None:
+            started = time.perf_counter()
             on_frame = _stage(progress, 0.6, 1.0, duration_s, "Writing annotated videos")
             results = write_annotated_videos(video, results, Path(output_dir), on_frame)
+            stage_seconds["annotate"] = time.perf_counter() - started
         progress(1.0, "Done")
-        return Recognition(str(video), duration_s, results, tuple(notes))
+        return Recognition(str(video), duration_s, results, tuple(notes), stage_seconds)

@@ -68,6 +68,8 @@ class Recognition:
     duration_s: float
     models: dict[str, ModelResult]
     notes: tuple[str, ...] = ()
+    stage_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+    """Wall-clock seconds per stage: 'decode', one per model, and 'annotate' when videos were written."""
 
     def summary(self) -> dict:
         data = {

@@ -7,16 +7,9 @@ checking that the annotated videos it is given actually play.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +19,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.app_server import serving_app, serving_folder
 from tests.conftest import ROOT, UCF14, WEIGHTS, validation_clip
 
 APP_WEIGHTS = Path(os.environ.get("ACTION_LENS_WEIGHTS", WEIGHTS))
@@ -48,25 +42,6 @@ TABLE_ROWS = """() => [...document.querySelectorAll('#comparison .virtual-row')]
     row => [...row.querySelectorAll('[role=gridcell]')].map(cell => cell.innerText.trim()))"""
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_until_serving(url: str, process: subprocess.Popen, log: Path, timeout_s: float = 300) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"app.py exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(1)
-    pytest.fail(f"app.py did not serve {url} within {timeout_s:.0f} s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`python app.py` on a free port, with the real models and one example clip."""
@@ -78,21 +53,9 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     examples = folder / "examples"
     examples.mkdir()
     shutil.copy(validation_clip(ACTION), examples)
-    port = _free_port()
-    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "ACTION_LENS_WEIGHTS": str(APP_WEIGHTS), "ACTION_LENS_EXAMPLES": str(examples),
-           "ACTION_LENS_ALLOW_LOCAL_URLS": "127.0.0.1"}
-    log = folder / "app.log"
-    with log.open("w") as output:
-        process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=output,
-                                   stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_serving(url, process, log)
+    with serving_app(folder, ACTION_LENS_WEIGHTS=str(APP_WEIGHTS), ACTION_LENS_EXAMPLES=str(examples),
+                     ACTION_LENS_ALLOW_LOCAL_URLS="127.0.0.1") as (url, _):
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -102,16 +65,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip(f"needs the real UCF clips in {UCF14} (not in a fresh clone)")
     root = tmp_path_factory.mktemp("site")
     shutil.copy(validation_clip(ACTION), root / "clip.mp4")
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        yield f"http://127.0.0.1:{server.server_port}"
-        server.shutdown()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        """Keep the test output clean."""
+    with serving_folder(root) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -245,3 +200,26 @@ def test_api_recognizes_a_file_and_a_link(client: Client, site: str):
 def test_api_refuses_bad_links_with_the_reason(client: Client):
     with pytest.raises(AppError, match="That is not a web link"):
         client.predict(video_file=None, video_url="file:///etc/passwd", api_name="/recognize")
+
+
+@pytest.mark.parametrize("name, message", [
+    ("empty", "the file is empty"),
+    ("text", "not a video that can be read"),
+    ("html", "not a video that can be read"),
+    ("truncated", "not a video that can be read"),
+    ("audio_m4a", "is an audio file, not a video"),
+    ("image_png", "is a still image, not a video"),
+])
+def test_api_answers_broken_uploads_with_one_sentence(client: Client, odd_files: dict[str, Path], name: str,
+                                                      message: str):
+    started = time.monotonic()
+    with pytest.raises(AppError) as refused:
+        client.predict(video_file=handle_file(odd_files[name]), video_url="", api_name="/recognize")
+    assert message in str(refused.value) and "Traceback" not in str(refused.value)
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize("host", ["[::1]", "localhost", "169.254.169.254", "10.0.0.1"])
+def test_api_refuses_links_to_local_addresses(client: Client, host: str):
+    with pytest.raises(AppError, match="That link points at a (loopback|link-local|private network) address"):
+        client.predict(video_file=None, video_url=f"http://{host}:8080/clip.mp4", api_name="/recognize")

@@ -11,7 +11,7 @@ import pytest
 from recognition import MODEL_NAMES, Recognizer, VideoError
 from recognition.limits import Limits
 from recognition.video import probe
-from tests.conftest import ROOT, UCF14, WEIGHTS, needs_ucf14, needs_weights, validation_clip
+from tests.conftest import UCF14, WEIGHTS, needs_ucf14, needs_weights, validation_clip
 
 pytestmark = needs_weights
 

@@ -1,0 +1,1 @@
+"""Benchmarks for Action Lens: `python -m bench` (see bench/run.py)."""

@@ -1,0 +1,46 @@
+"""The benchmark's videos: a real clip from ../shared, and a longer video assembled from several."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import cv2
+import imageio_ffmpeg
+
+from recognition.video import iter_frames, probe
+
+SHARED_UCF14 = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ucf14"
+CLASSES = ("PullUps", "Diving", "JumpingJack", "Surfing", "BodyWeightSquats", "TrampolineJumping",
+           "Lunges", "Swing", "PushUps", "SkyDiving", "HandstandWalking", "JumpRope", "WallPushups",
+           "HandstandPushups")
+
+
+def validation_clips(data: Path = SHARED_UCF14) -> list[Path]:
+    """The first g21-g25 clip of each class (groups the shipped models never trained on)."""
+    return [sorted((data / label).glob("*_g2[1-5]_*.mp4"))[0] for label in CLASSES if (data / label).is_dir()]
+
+
+def assemble(clips: list[Path], seconds: float, output: Path, size: tuple[int, int] = (320, 240)) -> Path:
+    """Concatenate `clips` (repeating the list) into one H.264 video of about `seconds`, at 25 fps."""
+    writer = imageio_ffmpeg.write_frames(str(output), size, fps=25.0, codec="libx264", pix_fmt_out="yuv420p",
+                                         output_params=["-preset", "veryfast"], ffmpeg_log_level="error")
+    writer.send(None)
+    written, index = 0, 0
+    while written < seconds * 25:
+        clip = clips[index % len(clips)]
+        index += 1
+        for _, frame in iter_frames(clip):
+            writer.send(cv2.cvtColor(cv2.resize(frame, size), cv2.COLOR_BGR2RGB))
+            written += 1
+    writer.close()
+    return output
+
+
+def test_pattern(seconds: float, output: Path, size: str = "1280x720") -> Path:
+    """ffmpeg's moving test pattern: a long high-resolution video for the memory check."""
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi",
+                    "-i", f"testsrc2=size={size}:rate=25", "-t", str(seconds), "-c:v", "libx264",
+                    "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(output)], check=True)
+    assert probe(output).duration_s > 0
+    return output
