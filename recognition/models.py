@@ -94,21 +94,35 @@ def frame_differences(x):
     return layers.ZeroPadding1D((1, 0))(layers.Subtract()([later, earlier]))
 
 
-def build_convlstm_head(feature_shape: tuple[int, ...], num_frames: int, num_classes: int) -> keras.Model:
-    """Trainable part of ConvLSTM: two ConvLSTM2D layers over the stem's maps."""
+def build_convlstm_head(
+    feature_shape: tuple[int, ...], top: keras.Model, num_frames: int, num_classes: int
+) -> keras.Model:
+    """Trainable part of ConvLSTM: top CNN blocks per frame, kept as 7x7 maps, then ConvLSTM2D.
+
+    The ConvLSTM sees each frame's maps and their change from the previous frame,
+    so it learns where things move as well as what they are.
+    """
     features = keras.Input((num_frames, *feature_shape), name="stem_features")
-    x = layers.SpatialDropout3D(0.1)(features)
-    x = layers.TimeDistributed(layers.Conv2D(48, 1, activation="relu"))(x)
-    x = layers.ConvLSTM2D(64, 3, padding="same", return_sequences=True, dropout=0.1)(x)
-    x = layers.TimeDistributed(layers.MaxPooling2D(2))(x)
-    x = layers.BatchNormalization()(x)
+    frame_head = keras.Sequential([top, layers.Conv2D(64, 1, activation="relu", name="reduce")], name="frame_head")
+    maps = layers.TimeDistributed(frame_head, name="frame_head")(features)
+
+    head_input = keras.Input(tuple(maps.shape[1:]), name="frame_maps")
+    x = layers.SpatialDropout3D(0.2)(head_input)
+    x = layers.Concatenate()([x, map_differences(x)])
     x = layers.ConvLSTM2D(96, 3, padding="same", dropout=0.1)(x)
     x = layers.BatchNormalization()(x)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(0.4)(x)
     probabilities = layers.Dense(num_classes, activation="softmax")(x)
-    head = keras.Model(features, probabilities, name="sequence_head")
-    return keras.Model(features, head(features), name="convlstm_trainable")
+    head = keras.Model(head_input, probabilities, name="sequence_head")
+    return keras.Model(features, head(maps), name="convlstm_trainable")
+
+
+def map_differences(x):
+    """x[t] - x[t-1] for a sequence of feature maps (zero at t=0)."""
+    later = layers.Cropping3D(((1, 0), (0, 0), (0, 0)))(x)
+    earlier = layers.Cropping3D(((0, 1), (0, 0), (0, 0)))(x)
+    return layers.ZeroPadding3D(((1, 0), (0, 0), (0, 0)))(layers.Subtract()([later, earlier]))
 
 
 def build_trainable(
@@ -119,19 +133,16 @@ def build_trainable(
     if architecture == "lrcn":
         return build_lrcn_head(feature_shape, top, num_frames, num_classes)
     if architecture == "convlstm":
-        return build_convlstm_head(feature_shape, num_frames, num_classes)
+        return build_convlstm_head(feature_shape, top, num_frames, num_classes)
     raise ValueError(f"unknown architecture {architecture!r}")
 
 
 def assemble(architecture: str, stem: keras.Model, trainable: keras.Model, num_frames: int) -> keras.Model:
     """The full model on frames: stem and trained layers joined for saving and inference."""
     frames = keras.Input((num_frames, *stem.input.shape[1:]), name="frames")
-    if architecture == "lrcn":
-        frame_head = trainable.get_layer("frame_head").layer
-        encoder_input = keras.Input(stem.input.shape[1:], name="frame")
-        encoder = keras.Model(encoder_input, frame_head(stem(encoder_input)), name="frame_encoder_model")
-    else:
-        encoder = stem
+    frame_head = trainable.get_layer("frame_head").layer
+    encoder_input = keras.Input(stem.input.shape[1:], name="frame")
+    encoder = keras.Model(encoder_input, frame_head(stem(encoder_input)), name="frame_encoder_model")
     vectors = layers.TimeDistributed(encoder, name="frame_encoder")(frames)
     probabilities = trainable.get_layer("sequence_head")(vectors)
     return keras.Model(frames, probabilities, name=architecture)

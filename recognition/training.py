@@ -28,7 +28,8 @@ from recognition.metadata import ModelSpec, SamplingSpec, metadata_path
 
 ARCHITECTURES = {
     "lrcn": "LRCN: MobileNetV2-0.5 per frame (top blocks fine-tuned) -> LSTM over features and their differences",
-    "convlstm": "ConvLSTM: frozen MobileNetV2-0.5 stem (14x14x48 maps) -> 2 ConvLSTM2D layers -> pooling",
+    "convlstm": "ConvLSTM: MobileNetV2-0.5 per frame (top blocks fine-tuned, 7x7 maps) -> ConvLSTM2D over maps "
+                "and their differences -> pooling",
 }
 
 
