@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent
 WEIGHTS_DIR = Path(os.environ.get("ACTION_LENS_WEIGHTS", ROOT / "weights"))
 EXAMPLES_DIR = Path(os.environ.get("ACTION_LENS_EXAMPLES", ROOT / "examples"))
 WORK_DIR = Path(tempfile.gettempdir()) / "action-lens"
+GRADIO_UPLOADS = Path(gr.utils.get_upload_folder())
 KEEP_OUTPUTS_S = float(os.environ.get("ACTION_LENS_KEEP_OUTPUTS_S", 3600))
 SWEEP_EVERY_S = max(1, int(min(KEEP_OUTPUTS_S, 600) / 2))
 VIDEO_SUFFIXES = [".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"]
@@ -49,12 +50,21 @@ log = logging.getLogger("action_lens")
 
 
 def remove_old_outputs() -> None:
-    """Delete request folders older than `KEEP_OUTPUTS_S`."""
+    """Delete request folders older than `KEEP_OUTPUTS_S`, and the empty files Gradio leaves behind.
+
+    Gradio 6's `gr.File` creates an empty named temporary file for every upload
+    it passes on, directly in its upload folder, and never deletes it.
+    """
     cutoff = time.time() - KEEP_OUTPUTS_S
     for folder in WORK_DIR.iterdir() if WORK_DIR.is_dir() else ():
         with contextlib.suppress(FileNotFoundError):  # another request got there first
             if folder.stat().st_mtime < cutoff:
                 shutil.rmtree(folder, ignore_errors=True)
+    for leftover in GRADIO_UPLOADS.glob("tmp*") if GRADIO_UPLOADS.is_dir() else ():
+        with contextlib.suppress(FileNotFoundError):
+            info = leftover.stat()
+            if leftover.is_file() and info.st_size == 0 and info.st_mtime < cutoff:
+                leftover.unlink()
 
 
 def request_folder() -> Path:
