@@ -122,10 +122,14 @@ def memory(seconds: float, folder: Path) -> dict:
     """Peak RSS of `python -m recognition predict --out` on a long 720p video, in a fresh process."""
     video = inputs.test_pattern(seconds, folder / "long_720p.mp4")
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "recognition", "predict", str(video), "--out", str(folder / "out")],
-                   cwd=ROOT, check=True, capture_output=True,
-                   env={**os.environ, "PYTHONPATH": str(ROOT), "ACTION_LENS_MAX_SECONDS": str(seconds + 60)})
+    done = subprocess.run(
+        [sys.executable, "-m", "recognition", "predict", str(video), "--out", str(folder / "out")],
+        cwd=ROOT, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "ACTION_LENS_MAX_SECONDS": str(seconds + 60),
+             "ACTION_LENS_MAX_MB": str(video.stat().st_size / 1e6 + 1)})
     elapsed = time.perf_counter() - started
+    if done.returncode:
+        raise RuntimeError(f"predict failed on the long video:\n{done.stderr[-2000:]}")
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     info = probe(video)
     figures = {"video": f"{info.duration_s:.0f} s {info.width}x{info.height}", "peak_rss_mb": peak_mb,
@@ -149,19 +153,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"the benchmark needs the UCF clips in {inputs.SHARED_UCF14}", file=sys.stderr)
         return 2
 
-    results: dict = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                                 "python": platform.python_version()}}
+    results = json.loads(args.json.read_text()) if args.json.exists() else {}
+    results["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(),
+                          "python": platform.python_version()}
+
+    def save(section: str, figures: object) -> None:
+        """Each section replaces its part of the JSON as soon as it is done."""
+        results[section] = figures
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
     with tempfile.TemporaryDirectory(prefix="action-lens-bench-") as temporary:
         folder = Path(temporary)
         clips = inputs.validation_clips()
         if "speed" in sections:
             long_video = inputs.assemble(clips, args.long_seconds, folder / f"assembled_{args.long_seconds:.0f}s.mp4")
             print(SPEED_HEADER, flush=True)
-            results["speed"] = speed([clips[0], long_video], args.runs, folder)
+            save("speed", speed([clips[0], long_video], args.runs, folder))
         if "startup" in sections:
-            results["startup"] = startup(clips[0], folder)
+            save("startup", startup(clips[0], folder))
         if "memory" in sections:
-            results["memory"] = memory(args.memory_seconds, folder)
-    args.json.write_text(json.dumps(results, indent=2) + "\n")
+            save("memory", memory(args.memory_seconds, folder))
     print(f"wrote {args.json}")
     return 0

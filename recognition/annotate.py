@@ -2,13 +2,16 @@
 
 Written as H.264 (libx264, yuv420p, +faststart) through the ffmpeg binary that
 imageio-ffmpeg ships: browsers play it, and OpenCV's wheels can't write it.
-One decoding pass feeds every model's output video.
+One decoding pass feeds every model's output video, and the encoders run side by side.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import dataclasses
 import os
+import queue
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,6 +65,60 @@ def _top3_per_window(result: ModelResult) -> list[list[tuple[str, float]]]:
     return table
 
 
+class _VideoWriter:
+    """One model's annotated video, encoded by its own ffmpeg and fed from its own thread.
+
+    Feeding each ffmpeg from its own thread lets both encoders work at once
+    (writes to a pipe release the GIL), instead of taking turns.
+    """
+
+    def __init__(self, path: Path, size: tuple[int, int], fps: float, model: str, result: ModelResult):
+        self.model = model
+        self.windows = tuple(Window(0, w.start_s, w.end_s) for w in result.timeline)
+        self.top3 = _top3_per_window(result)
+        self.frames: queue.Queue = queue.Queue(maxsize=32)
+        self.encoder = imageio_ffmpeg.write_frames(
+            str(path), size, fps=fps, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=2,
+            output_params=["-preset", "veryfast", "-crf", "23", "-movflags", "+faststart"],
+            ffmpeg_log_level="error",
+        )
+        self.encoder.send(None)
+        self.done = _FEEDERS.submit(self._feed)
+
+    def _feed(self) -> None:
+        while (item := self.frames.get()) is not None:
+            stamp, base = item
+            canvas = base.copy()
+            draw_overlay(canvas, self.model, self.top3[window_for_time(self.windows, stamp)])
+            self.encoder.send(canvas)
+
+    def put(self, item: tuple[float, np.ndarray] | None) -> None:
+        """Queue a frame (None ends the video); re-raises the feeder's error if it stopped."""
+        while True:
+            if self.done.done():
+                self.done.result()
+                return
+            try:
+                self.frames.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def __enter__(self) -> "_VideoWriter":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        """End the video: the feeder finishes the queued frames, then ffmpeg finishes the file."""
+        try:
+            self.put(None)
+            self.done.result()
+        finally:
+            self.encoder.close()
+
+
+_FEEDERS = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="annotate")
+
+
 def write_annotated_videos(video: str | os.PathLike, results: dict[str, ModelResult], output_dir: Path,
                            on_frame: Callable[[float], None] | None = None) -> dict[str, ModelResult]:
     """Write `<output_dir>/<stem>_<model>.mp4` per model; returns results that name them.
@@ -72,28 +129,13 @@ def write_annotated_videos(video: str | os.PathLike, results: dict[str, ModelRes
     info = probe(video)
     size = output_size(info.width, info.height)
     paths = {name: output_dir / f"{Path(video).stem}_{name}.mp4" for name in results}
-    windows = {name: tuple(Window(0, w.start_s, w.end_s) for w in r.timeline) for name, r in results.items()}
-    top3 = {name: _top3_per_window(r) for name, r in results.items()}
-    writers = {
-        name: imageio_ffmpeg.write_frames(
-            str(path), size, fps=info.fps, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=2,
-            output_params=["-preset", "veryfast", "-crf", "23", "-movflags", "+faststart"],
-            ffmpeg_log_level="error",
-        )
-        for name, path in paths.items()
-    }
-    try:
-        for writer in writers.values():
-            writer.send(None)
+    with contextlib.ExitStack() as stack:
+        writers = [stack.enter_context(_VideoWriter(paths[name], size, info.fps, name, result))
+                   for name, result in results.items()]
         for stamp, frame in iter_frames(video):
             if on_frame:
                 on_frame(stamp)
             base = cv2.cvtColor(cv2.resize(frame, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
-            for name, writer in writers.items():
-                canvas = base.copy()
-                draw_overlay(canvas, name, top3[name][window_for_time(windows[name], stamp)])
-                writer.send(canvas)
-    finally:
-        for writer in writers.values():
-            writer.close()
+            for writer in writers:
+                writer.put((stamp, base))
     return {name: dataclasses.replace(r, annotated_video=paths[name]) for name, r in results.items()}

@@ -22,11 +22,12 @@ from recognition.annotate import write_annotated_videos
 from recognition.metadata import ModelSpec, metadata_path
 from recognition.results import ModelResult, Recognition
 from recognition.sampling import SamplePlan, plan_samples
-from recognition.video import Samples, VideoInfo, probe, read_samples
+from recognition.video import SampleStream, VideoInfo, probe
 
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 MODEL_NAMES = ("lrcn", "convlstm")
 ENCODER_BATCH = 32
+WINDOW_BATCH = 64
 EXTREME_ASPECT_RATIO = 4.0
 TRUNCATION_SLACK_S = 0.5
 
@@ -76,14 +77,17 @@ class LoadedModel:
         )
         return cls(spec, encode, score)
 
-    def predict(self, frames: np.ndarray, plan: SamplePlan) -> np.ndarray:
-        """Window probabilities, shape (windows, classes), for frames sampled per `plan`."""
-        features = np.concatenate([
-            self.encode_frames(tf.constant(frames[i : i + ENCODER_BATCH], tf.float32)).numpy()
-            for i in range(0, len(frames), ENCODER_BATCH)
+    def encode(self, frames: np.ndarray) -> np.ndarray:
+        """Per-frame features for a batch of frames (uint8, size x size RGB)."""
+        return self.encode_frames(tf.constant(frames, tf.float32)).numpy()
+
+    def score(self, features: np.ndarray, plan: SamplePlan) -> np.ndarray:
+        """Window probabilities, shape (windows, classes), from the features of the frames sampled per `plan`."""
+        indices = plan.window_indices()
+        return np.concatenate([
+            self.score_windows(tf.constant(features[indices[i : i + WINDOW_BATCH]], tf.float32)).numpy()
+            for i in range(0, len(indices), WINDOW_BATCH)
         ])
-        windows = features[plan.window_indices()]
-        return self.score_windows(tf.constant(windows, tf.float32)).numpy()
 
 
 class Recognizer:
@@ -110,16 +114,32 @@ class Recognizer:
         for model in self.models.values():
             size = model.spec.image_size
             frames = np.zeros((model.spec.sampling.num_frames, size, size, 3), np.uint8)
-            model.predict(frames, plan_samples(1.0, model.spec.sampling))
+            model.score(model.encode(frames), plan_samples(1.0, model.spec.sampling))
 
-    def _sample(self, video: str | os.PathLike, duration_s: float,
-                progress: Progress) -> tuple[dict[str, SamplePlan], np.ndarray, Samples]:
-        """Every model's sampling plan, and all their frames from one decode."""
-        plans = {name: plan_samples(duration_s, m.spec.sampling) for name, m in self.models.items()}
-        all_times = np.unique(np.concatenate([plan.times for plan in plans.values()]))
+    def _encode(self, video: str | os.PathLike, times: np.ndarray, progress: Progress,
+                stage_seconds: dict[str, float]) -> tuple[dict[str, np.ndarray], float]:
+        """Every model's features for the frames at `times`, encoded batch by batch as the video decodes.
+
+        Only features are kept, never all the frames. Returns them with the time of the last decoded
+        frame, and adds the seconds spent decoding and in each model's encoder to `stage_seconds`.
+        """
         sizes = sorted({m.spec.image_size for m in self.models.values()})
-        on_frame = _stage(progress, 0.0, 0.3, duration_s, "Decoding video")
-        return plans, all_times, read_samples(video, all_times, sizes, on_frame)
+        on_frame = _stage(progress, 0.0, 0.5, float(times[-1]), "Decoding video and running the CNNs")
+        stream = SampleStream(video, times, sizes, ENCODER_BATCH, on_frame)
+        parts: dict[str, list[np.ndarray]] = {name: [] for name in self.models}
+        started = time.perf_counter()
+        for batch in stream:
+            for name, model in self.models.items():
+                encoding = time.perf_counter()
+                parts[name].append(model.encode(batch[model.spec.image_size]))
+                stage_seconds[name] = stage_seconds.get(name, 0.0) + time.perf_counter() - encoding
+        stage_seconds["decode"] = time.perf_counter() - started - sum(stage_seconds[n] for n in self.models)
+        return {name: np.concatenate(chunks) for name, chunks in parts.items()}, stream.last_frame_s
+
+    def _plans(self, duration_s: float) -> tuple[dict[str, SamplePlan], np.ndarray]:
+        """Every model's sampling plan, and the sorted union of their sample times (decoded once for all)."""
+        plans = {name: plan_samples(duration_s, m.spec.sampling) for name, m in self.models.items()}
+        return plans, np.unique(np.concatenate([plan.times for plan in plans.values()]))
 
     def _input_notes(self, info: VideoInfo) -> list[str]:
         """What was done to fit an odd video to the models, in words for the user."""
@@ -142,30 +162,30 @@ class Recognizer:
         A file that ends early (truncated or damaged) is recognised over the part that decodes, with a note.
         """
         progress(0.0, "Reading video")
-        started = time.perf_counter()
         info = probe(video)
         notes = self._input_notes(info)
         duration_s = info.duration_s
-        plans, all_times, samples = self._sample(video, duration_s, progress)
-        if samples.last_frame_s < all_times[-1] - TRUNCATION_SLACK_S:
-            duration_s = samples.last_frame_s + 1.0 / info.fps
+        plans, all_times = self._plans(duration_s)
+        stage_seconds: dict[str, float] = {}
+        features, last_frame_s = self._encode(video, all_times, progress, stage_seconds)
+        if last_frame_s < all_times[-1] - TRUNCATION_SLACK_S:
+            duration_s = last_frame_s + 1.0 / info.fps
             notes.append(f"Only the first {duration_s:.1f} s of the {info.duration_s:.1f} s the file announces could "
                          "be decoded (it looks truncated or damaged): the answer covers that part.")
-            plans, all_times, samples = self._sample(video, duration_s, progress)
-        frames = samples.frames
-        stage_seconds = {"decode": time.perf_counter() - started}
+            plans, all_times = self._plans(duration_s)
+            stage_seconds = {}
+            features, _ = self._encode(video, all_times, progress, stage_seconds)
 
         results: dict[str, ModelResult] = {}
         for number, (name, model) in enumerate(self.models.items()):
-            progress(0.3 + 0.3 * number / len(self.models), f"Running {name.upper()}")
+            progress(0.5 + 0.1 * number / len(self.models), f"Running {name.upper()}")
             started = time.perf_counter()
             plan = plans[name]
-            picks = np.searchsorted(all_times, plan.times)
-            probabilities = model.predict(frames[model.spec.image_size][picks], plan)
+            probabilities = model.score(features[name][np.searchsorted(all_times, plan.times)], plan)
+            stage_seconds[name] += time.perf_counter() - started
             windows = [(w.start_s, w.end_s) for w in plan.windows]
-            results[name] = ModelResult.from_windows(
-                name, model.spec.classes, windows, probabilities, time.perf_counter() - started)
-            stage_seconds[name] = results[name].seconds
+            results[name] = ModelResult.from_windows(name, model.spec.classes, windows, probabilities,
+                                                     stage_seconds[name])
 
         if output_dir is not None:
             started = time.perf_counter()

@@ -122,6 +122,54 @@ def to_square_rgb(frame_bgr: np.ndarray, size: int) -> np.ndarray:
     return cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
 
 
+class SampleStream:
+    """The frames shown at ascending `times`, decoded once and handed out in batches as decoding goes.
+
+    Iterating yields `{size: uint8 array (up to batch_size, size, size, 3)}`, in
+    the order of `times`, so a caller can run a model on each batch and a long
+    video never has all its sampled frames in memory at once. A frame is the one
+    on screen at each time; times past the last decoded frame repeat it, since
+    containers often overstate their length by a frame or two.
+    """
+
+    def __init__(self, path: str | os.PathLike, times: np.ndarray, sizes: Sequence[int], batch_size: int = 32,
+                 on_frame: Callable[[float], None] | None = None):
+        self.path, self.times, self.sizes, self.batch_size, self.on_frame = path, times, sizes, batch_size, on_frame
+        self.last_frame_s = 0.0
+        """After iterating: the time of the last frame decoded, at or past the last time asked for unless the
+        file ends early."""
+
+    def __iter__(self) -> Iterator[dict[int, np.ndarray]]:
+        batch: list[np.ndarray] = []
+        for frame in self._frames_at_times():
+            batch.append(frame)
+            if len(batch) == self.batch_size:
+                yield self._resized(batch)
+                batch = []
+        if batch:
+            yield self._resized(batch)
+
+    def _resized(self, frames: list[np.ndarray]) -> dict[int, np.ndarray]:
+        return {size: np.stack([to_square_rgb(frame, size) for frame in frames]) for size in self.sizes}
+
+    def _frames_at_times(self) -> Iterator[np.ndarray]:
+        pending, previous = 0, None
+        for stamp, frame in iter_frames(self.path):
+            self.last_frame_s = stamp
+            if self.on_frame:
+                self.on_frame(stamp)
+            while pending < len(self.times) and self.times[pending] < stamp and previous is not None:
+                yield previous
+                pending += 1
+            if pending == len(self.times):
+                return
+            previous = frame
+        if previous is None:
+            raise VideoError(f"{Path(self.path).name}: contains no decodable video frames")
+        for _ in range(pending, len(self.times)):
+            yield previous
+
+
 @dataclasses.dataclass(frozen=True)
 class Samples:
     """Frames picked at given times: `frames[size]` is a uint8 array (times, size, size, 3)."""
@@ -131,40 +179,15 @@ class Samples:
     """The time of the last frame decoded, which is at or past the last time asked for unless the file ends early."""
 
 
-def read_samples(path: str | os.PathLike, times: np.ndarray, sizes: Sequence[int],
-                 on_frame: Callable[[float], None] | None = None) -> Samples:
-    """Decode once and pick, for each size, the frames shown at `times`.
-
-    A frame is the one on screen at each time; times past the last decoded frame
-    repeat it, since containers often overstate their length by a frame or two.
-    `on_frame` is called with each decoded frame's time (progress, time limits).
-    """
-    order = np.argsort(times)
-    sorted_times = np.asarray(times)[order]
-    picked: dict[int, list[np.ndarray]] = {size: [] for size in sizes}
-    pending = 0
-    previous: tuple[float, np.ndarray] | None = None
-    last_seen = 0.0
-
-    def take(frame: np.ndarray) -> None:
-        for size in sizes:
-            picked[size].append(to_square_rgb(frame, size))
-
-    for stamp, frame in iter_frames(path):
-        last_seen = stamp
-        if on_frame:
-            on_frame(stamp)
-        while pending < len(sorted_times) and sorted_times[pending] < stamp and previous is not None:
-            take(previous[1])
-            pending += 1
-        if pending == len(sorted_times):
-            break
-        previous = (stamp, frame)
-    if previous is None:
-        raise VideoError(f"{Path(path).name}: contains no decodable video frames")
-    while pending < len(sorted_times):
-        take(previous[1])
-        pending += 1
-
-    inverse = np.argsort(order)
-    return Samples({size: np.stack(frames)[inverse] for size, frames in picked.items()}, last_seen)
+def read_samples(path: str | os.PathLike, times: np.ndarray, sizes: Sequence[int]) -> Samples:
+    """Decode once and return, for each size, the frames shown at `times` (in any order) in one array."""
+    order = np.argsort(times, kind="stable")
+    stream = SampleStream(path, np.asarray(times)[order], sizes)
+    frames = {size: np.empty((len(times), size, size, 3), np.uint8) for size in sizes}
+    filled = 0
+    for batch in stream:
+        count = len(batch[sizes[0]])
+        for size, resized in batch.items():
+            frames[size][order[filled : filled + count]] = resized
+        filled += count
+    return Samples(frames, stream.last_frame_s)

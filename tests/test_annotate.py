@@ -2,6 +2,7 @@ from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
+import psutil
 import pytest
 
 from recognition.annotate import draw_overlay, output_size, write_annotated_videos
@@ -43,3 +44,21 @@ def test_annotated_videos_play_in_a_browser(synthetic_clip: Path, tmp_path: Path
         assert browser_playable(result.annotated_video)
         meta = next(imageio_ffmpeg.read_frames(str(result.annotated_video)))
         assert meta["duration"] == pytest.approx(3.0, abs=0.15)
+
+
+def test_a_stop_while_writing_ends_the_encoders_and_raises(synthetic_clip: Path, tmp_path: Path):
+    """A request over its time limit stops mid-video: the error comes through and nothing is left running."""
+    results = {
+        name: ModelResult.from_windows(name, CLASSES, [(0.0, 3.0)], np.array([[0.7, 0.2, 0.1]]), 0.1)
+        for name in ("lrcn", "convlstm")
+    }
+
+    def stop_at_one_second(stamp: float) -> None:
+        if stamp >= 1.0:
+            raise TimeoutError("time is up")
+
+    with pytest.raises(TimeoutError):
+        write_annotated_videos(synthetic_clip, results, tmp_path / "out", on_frame=stop_at_one_second)
+    assert not [child for child in psutil.Process().children(recursive=True) if "ffmpeg" in child.name()]
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["moving_square_convlstm.mp4",
+                                                                         "moving_square_lrcn.mp4"]

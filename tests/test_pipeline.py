@@ -100,7 +100,8 @@ def test_progress_runs_through_every_stage_and_can_stop_the_work(recognizer: Rec
     recognizer.recognize(odd_files["short"], output_dir=tmp_path, progress=lambda f, step: steps.append((f, step)))
     fractions, names = [f for f, _ in steps], {step for _, step in steps}
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
-    assert {"Decoding video", "Running LRCN", "Running CONVLSTM", "Writing annotated videos"} <= names
+    assert {"Decoding video and running the CNNs", "Running LRCN", "Running CONVLSTM",
+            "Writing annotated videos"} <= names
     deadline = Limits(max_request_seconds=0).deadline()
     with pytest.raises(VideoError, match="limit per request"):
         recognizer.recognize(odd_files["short"], progress=lambda *_: deadline.check())
