@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import imageio_ffmpeg
 import keras
 import numpy as np
 import tensorflow as tf
@@ -110,11 +112,21 @@ class Recognizer:
         return {name: model.spec for name, model in self.models.items()}
 
     def warm_up(self) -> None:
-        """Trace and run every compiled function once, so the first request is not slower."""
-        for model in self.models.values():
-            size = model.spec.image_size
-            frames = np.zeros((model.spec.sampling.num_frames, size, size, 3), np.uint8)
-            model.score(model.encode(frames), plan_samples(1.0, model.spec.sampling))
+        """Run a short synthetic video through every stage once, so the first request is not slower.
+
+        Tracing the compiled functions, the first CNN batch, starting the encoders:
+        all of it happens here, at start-up, instead of in the first user's wait.
+        """
+        with tempfile.TemporaryDirectory(prefix="action-lens-warm-up-") as folder:
+            clip = Path(folder) / "warm_up.mp4"
+            noise = np.random.default_rng(0).integers(0, 256, (50, 240, 320, 3), np.uint8)
+            writer = imageio_ffmpeg.write_frames(str(clip), (320, 240), fps=25.0, codec="libx264",
+                                                 pix_fmt_out="yuv420p", ffmpeg_log_level="error")
+            writer.send(None)
+            for frame in noise:
+                writer.send(frame)
+            writer.close()
+            self.recognize(clip, output_dir=folder)
 
     def _encode(self, video: str | os.PathLike, times: np.ndarray, progress: Progress,
                 stage_seconds: dict[str, float]) -> tuple[dict[str, np.ndarray], float]:
