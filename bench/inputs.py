@@ -44,3 +44,11 @@ def test_pattern(seconds: float, output: Path, size: str = "1280x720") -> Path:
                     "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(output)], check=True)
     assert probe(output).duration_s > 0
     return output
+
+
+def trimmed(video: Path, seconds: float, output: Path) -> Path:
+    """The first `seconds` of `video`, re-encoded as H.264."""
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y", "-i", str(video),
+                    "-t", str(seconds), "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+                    str(output)], check=True)
+    return output
