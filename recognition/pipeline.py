@@ -1,9 +1,9 @@
 """Inference: a video in, one `ModelResult` per model out.
 
-The video is decoded once for all models. Each model's per-frame encoder runs
-once per sampled frame (overlapping windows share frames), in fixed-size
-batches through a compiled function, and the sequence head then scores every
-window in one batched call.
+The video is decoded once for all models and streamed: as each batch of sampled
+frames is decoded, every model's per-frame encoder runs on it through a compiled
+function, and only the features are kept. Each frame is encoded once however many
+overlapping windows share it; the sequence heads then score the windows in batches.
 """
 
 from __future__ import annotations
