@@ -80,6 +80,7 @@ def request_folder() -> Path:
 
 def keep_removing_old_outputs() -> None:
     """Sweep old request folders in the background too, so a server that falls idle doesn't keep them."""
+
     def sweep() -> None:
         while True:
             time.sleep(SWEEP_EVERY_S)

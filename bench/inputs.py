@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import imageio_ffmpeg
 
+from recognition.annotate import h264_writer
 from recognition.video import iter_frames, probe
 
 SHARED_UCF14 = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ucf14"
@@ -23,9 +24,7 @@ def validation_clips(data: Path = SHARED_UCF14) -> list[Path]:
 
 def assemble(clips: list[Path], seconds: float, output: Path, size: tuple[int, int] = (320, 240)) -> Path:
     """Concatenate `clips` (repeating the list) into one H.264 video of about `seconds`, at 25 fps."""
-    writer = imageio_ffmpeg.write_frames(str(output), size, fps=25.0, codec="libx264", pix_fmt_out="yuv420p",
-                                         output_params=["-preset", "veryfast"], ffmpeg_log_level="error")
-    writer.send(None)
+    writer = h264_writer(output, size, fps=25.0)
     written, index = 0, 0
     while written < seconds * 25:
         clip = clips[index % len(clips)]

@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import os
 import queue
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 import cv2
@@ -21,7 +21,7 @@ import numpy as np
 
 from recognition.results import ModelResult
 from recognition.sampling import Window, window_for_time
-from recognition.video import iter_frames, probe
+from recognition.video import VideoInfo, iter_frames, probe
 
 MAX_OUTPUT_SIZE = (854, 480)
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -65,6 +65,17 @@ def _top3_per_window(result: ModelResult) -> list[list[tuple[str, float]]]:
     return table
 
 
+def h264_writer(path: Path, size: tuple[int, int], fps: float) -> Generator[None, np.ndarray | None, None]:
+    """A started ffmpeg writer for browser-playable H.264: `send()` it RGB frames, then `close()` it."""
+    writer = imageio_ffmpeg.write_frames(
+        str(path), size, fps=fps, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=2,
+        output_params=["-preset", "veryfast", "-crf", "23", "-movflags", "+faststart"],
+        ffmpeg_log_level="error",
+    )
+    writer.send(None)
+    return writer
+
+
 class _VideoWriter:
     """One model's annotated video, encoded by its own ffmpeg and fed from its own thread.
 
@@ -77,12 +88,7 @@ class _VideoWriter:
         self.windows = tuple(Window(0, w.start_s, w.end_s) for w in result.timeline)
         self.top3 = _top3_per_window(result)
         self.frames: queue.Queue = queue.Queue(maxsize=32)
-        self.encoder = imageio_ffmpeg.write_frames(
-            str(path), size, fps=fps, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=2,
-            output_params=["-preset", "veryfast", "-crf", "23", "-movflags", "+faststart"],
-            ffmpeg_log_level="error",
-        )
-        self.encoder.send(None)
+        self.encoder = h264_writer(path, size, fps)
         self.done = _FEEDERS.submit(self._feed)
 
     def _feed(self) -> None:
@@ -120,13 +126,15 @@ _FEEDERS = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="annotate")
 
 
 def write_annotated_videos(video: str | os.PathLike, results: dict[str, ModelResult], output_dir: Path,
-                           on_frame: Callable[[float], None] | None = None) -> dict[str, ModelResult]:
+                           on_frame: Callable[[float], None] | None = None,
+                           info: VideoInfo | None = None) -> dict[str, ModelResult]:
     """Write `<output_dir>/<stem>_<model>.mp4` per model; returns results that name them.
 
-    `on_frame` is called with each frame's time (progress, time limits).
+    `on_frame` is called with each frame's time (progress, time limits). `info` saves probing
+    the video again when the caller has already.
     """
     output_dir.mkdir(parents=True, exist_ok=True)
-    info = probe(video)
+    info = info or probe(video)
     size = output_size(info.width, info.height)
     paths = {name: output_dir / f"{Path(video).stem}_{name}.mp4" for name in results}
     with contextlib.ExitStack() as stack:

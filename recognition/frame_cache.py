@@ -68,7 +68,7 @@ class FrameCache:
 
     def _decode(self, clip: Clip, duration: float, path: Path) -> None:
         plan = plan_samples(duration, self.sampling)
-        frames = read_samples(clip.path, plan.times, [self.image_size]).frames[self.image_size]
+        frames = read_samples(clip.path, plan.times, [self.image_size])[self.image_size]
         temporary = path.with_suffix(".tmp.npy")
         np.save(temporary, frames)
         temporary.replace(path)

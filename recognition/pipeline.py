@@ -15,12 +15,11 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import imageio_ffmpeg
 import keras
 import numpy as np
 import tensorflow as tf
 
-from recognition.annotate import write_annotated_videos
+from recognition.annotate import h264_writer, write_annotated_videos
 from recognition.metadata import ModelSpec, metadata_path
 from recognition.results import ModelResult, Recognition
 from recognition.sampling import SamplePlan, plan_samples
@@ -120,9 +119,7 @@ class Recognizer:
         with tempfile.TemporaryDirectory(prefix="action-lens-warm-up-") as folder:
             clip = Path(folder) / "warm_up.mp4"
             noise = np.random.default_rng(0).integers(0, 256, (50, 240, 320, 3), np.uint8)
-            writer = imageio_ffmpeg.write_frames(str(clip), (320, 240), fps=25.0, codec="libx264",
-                                                 pix_fmt_out="yuv420p", ffmpeg_log_level="error")
-            writer.send(None)
+            writer = h264_writer(clip, (320, 240), fps=25.0)
             for frame in noise:
                 writer.send(frame)
             writer.close()
@@ -202,7 +199,7 @@ class Recognizer:
         if output_dir is not None:
             started = time.perf_counter()
             on_frame = _stage(progress, 0.6, 1.0, duration_s, "Writing annotated videos")
-            results = write_annotated_videos(video, results, Path(output_dir), on_frame)
+            results = write_annotated_videos(video, results, Path(output_dir), on_frame, info)
             stage_seconds["annotate"] = time.perf_counter() - started
         progress(1.0, "Done")
         return Recognition(str(video), duration_s, results, tuple(notes), stage_seconds)

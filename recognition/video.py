@@ -129,15 +129,15 @@ class SampleStream:
     the order of `times`, so a caller can run a model on each batch and a long
     video never has all its sampled frames in memory at once. A frame is the one
     on screen at each time; times past the last decoded frame repeat it, since
-    containers often overstate their length by a frame or two.
+    containers often overstate their length by a frame or two. After iterating,
+    `last_frame_s` is the time of the last frame decoded: well before the last
+    time asked for means the file ends early (truncated or damaged).
     """
 
     def __init__(self, path: str | os.PathLike, times: np.ndarray, sizes: Sequence[int], batch_size: int = 32,
                  on_frame: Callable[[float], None] | None = None):
         self.path, self.times, self.sizes, self.batch_size, self.on_frame = path, times, sizes, batch_size, on_frame
         self.last_frame_s = 0.0
-        """After iterating: the time of the last frame decoded, at or past the last time asked for unless the
-        file ends early."""
 
     def __iter__(self) -> Iterator[dict[int, np.ndarray]]:
         batch: list[np.ndarray] = []
@@ -170,17 +170,11 @@ class SampleStream:
             yield previous
 
 
-@dataclasses.dataclass(frozen=True)
-class Samples:
-    """Frames picked at given times: `frames[size]` is a uint8 array (times, size, size, 3)."""
+def read_samples(path: str | os.PathLike, times: np.ndarray, sizes: Sequence[int]) -> dict[int, np.ndarray]:
+    """Decode once and return `{size: uint8 array (len(times), size, size, 3)}`: the frames shown at `times`.
 
-    frames: dict[int, np.ndarray]
-    last_frame_s: float
-    """The time of the last frame decoded, which is at or past the last time asked for unless the file ends early."""
-
-
-def read_samples(path: str | os.PathLike, times: np.ndarray, sizes: Sequence[int]) -> Samples:
-    """Decode once and return, for each size, the frames shown at `times` (in any order) in one array."""
+    `times` may come in any order; the frames come back in the same order.
+    """
     order = np.argsort(times, kind="stable")
     stream = SampleStream(path, np.asarray(times)[order], sizes)
     frames = {size: np.empty((len(times), size, size, 3), np.uint8) for size in sizes}
@@ -190,4 +184,4 @@ def read_samples(path: str | os.PathLike, times: np.ndarray, sizes: Sequence[int
         for size, resized in batch.items():
             frames[size][order[filled : filled + count]] = resized
         filled += count
-    return Samples(frames, stream.last_frame_s)
+    return frames

@@ -5,7 +5,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from recognition.video import VideoError, iter_frames, probe, read_samples, to_square_rgb
+from recognition.video import SampleStream, VideoError, iter_frames, probe, read_samples, to_square_rgb
 from tests.conftest import write_clip
 
 
@@ -19,7 +19,7 @@ def test_probe_reads_fps_size_and_duration(synthetic_clip: Path):
 
 def test_frames_are_picked_by_time_and_resized(synthetic_clip: Path):
     times = np.array([0.05, 1.05, 2.95])
-    frames = read_samples(synthetic_clip, times, [32]).frames[32]
+    frames = read_samples(synthetic_clip, times, [32])[32]
     assert frames.shape == (3, 32, 32, 3) and frames.dtype == np.uint8
     gray_levels = frames[:, 2, 2, 0].astype(int)
     np.testing.assert_allclose(gray_levels, [0, 80, 232], atol=6)
@@ -27,17 +27,17 @@ def test_frames_are_picked_by_time_and_resized(synthetic_clip: Path):
 
 def test_unsorted_times_come_back_in_the_order_asked(synthetic_clip: Path):
     times = np.array([2.95, 0.05])
-    frames = read_samples(synthetic_clip, times, [16]).frames[16]
+    frames = read_samples(synthetic_clip, times, [16])[16]
     assert frames[0, 1, 1, 0] > frames[1, 1, 1, 0]
 
 
 def test_times_past_the_end_repeat_the_last_frame(synthetic_clip: Path):
-    frames = read_samples(synthetic_clip, np.array([2.95, 5.0]), [16]).frames[16]
+    frames = read_samples(synthetic_clip, np.array([2.95, 5.0]), [16])[16]
     np.testing.assert_array_equal(frames[0], frames[1])
 
 
 def test_several_sizes_come_from_one_decode(synthetic_clip: Path):
-    frames = read_samples(synthetic_clip, np.array([0.5, 1.5]), [16, 24]).frames
+    frames = read_samples(synthetic_clip, np.array([0.5, 1.5]), [16, 24])
     assert frames[16].shape == (2, 16, 16, 3) and frames[24].shape == (2, 24, 24, 3)
 
 
@@ -59,7 +59,7 @@ def test_common_containers_and_codecs_decode(tmp_path: Path, codec: str, suffix:
     writer.close()
     info = probe(path)
     assert info.duration_s == pytest.approx(2.0, abs=0.1)
-    assert read_samples(path, np.array([1.0]), [8]).frames[8].shape == (1, 8, 8, 3)
+    assert read_samples(path, np.array([1.0]), [8])[8].shape == (1, 8, 8, 3)
 
 
 def test_xvid_avi_decodes(tmp_path: Path):
@@ -125,18 +125,19 @@ def test_variable_frame_rate_frames_are_picked_by_timestamp(odd_files: dict[str,
     assert probe(path).duration_s == pytest.approx(4.0, abs=0.1)
     stamps = [stamp for stamp, _ in iter_frames(path)]
     assert stamps[20] - stamps[19] == pytest.approx(2.04, abs=0.01)
-    frames = read_samples(path, np.array([0.77, 2.0, 2.79, 2.81]), [32]).frames[32]
+    frames = read_samples(path, np.array([0.77, 2.0, 2.79, 2.81]), [32])[32]
     np.testing.assert_array_equal(frames[0], frames[1])
     np.testing.assert_array_equal(frames[1], frames[2])
     assert not np.array_equal(frames[2], frames[3])
 
 
 def test_4k_frames_are_downscaled_as_they_are_decoded(odd_files: dict[str, Path]):
-    samples = read_samples(odd_files["4k"], np.linspace(0, 0.9, 10), [224])
-    assert samples.frames[224].shape == (10, 224, 224, 3) and samples.frames.keys() == {224}
+    frames = read_samples(odd_files["4k"], np.linspace(0, 0.9, 10), [224])
+    assert frames[224].shape == (10, 224, 224, 3) and frames.keys() == {224}
 
 
 def test_a_file_that_ends_early_says_where(odd_files: dict[str, Path]):
     info = probe(odd_files["truncated_streamable"])
-    samples = read_samples(odd_files["truncated_streamable"], np.array([0.5, 3.5]), [16])
-    assert info.duration_s == pytest.approx(4.0) and samples.last_frame_s < 3.0
+    stream = SampleStream(odd_files["truncated_streamable"], np.array([0.5, 3.5]), [16])
+    list(stream)
+    assert info.duration_s == pytest.approx(4.0) and stream.last_frame_s < 3.0
