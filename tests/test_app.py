@@ -142,7 +142,9 @@ def test_uploaded_clip_is_recognized_and_both_annotated_videos_play(page: Page):
     _assert_plays(page, "#lrcn-video video")
     _assert_plays(page, "#convlstm-video video")
     assert page.locator("#verdict").inner_text().startswith(f"Both models see {ACTION}")
-    assert page.locator("#lrcn-plot img, #lrcn-plot canvas").count() == 1
+    plot = page.locator("#lrcn-plot img, #lrcn-plot canvas")
+    plot.first.wait_for()
+    assert plot.count() == 1
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOT, full_page=True)
 
@@ -173,7 +175,7 @@ def test_mistakes_get_a_sentence_not_a_traceback(page: Page, site: str):
 
 
 def test_examples_folder_is_offered(page: Page):
-    assert page.get_by_text(validation_clip(ACTION).name).count() >= 1
+    page.get_by_text(validation_clip(ACTION).name).first.wait_for(timeout=10_000)
 
 
 def test_about_section_reads_the_model_metadata(page: Page):
