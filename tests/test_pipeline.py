@@ -1,5 +1,6 @@
 """The shipped models through the public API: real `.keras` files, real decoding."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -50,6 +51,16 @@ def test_result_covers_the_video_with_a_timeline(recognizer: Recognizer, synthet
         assert len(model.timeline) == 1 and model.timeline[0].end_s == pytest.approx(3.0)
         assert sum(model.timeline[0].probabilities) == pytest.approx(1.0, abs=1e-4)
         assert model.seconds > 0
+
+
+def test_models_on_one_frozen_stem_share_it_and_get_the_same_answers(recognizer: Recognizer, synthetic_clip: Path):
+    stems = {name: model.stem_id for name, model in recognizer.models.items()}
+    assert len(set(stems.values())) == 1, "the shipped models are trained on the same frozen stem"
+    apart = Recognizer({name: dataclasses.replace(model, stem_id=name) for name, model in recognizer.models.items()})
+    shared, separate = recognizer.recognize(synthetic_clip), apart.recognize(synthetic_clip)
+    for name in MODEL_NAMES:
+        np.testing.assert_allclose(shared.models[name].timeline[0].probabilities,
+                                   separate.models[name].timeline[0].probabilities, atol=1e-5)
 
 
 def test_long_video_gets_one_timeline_entry_per_window(recognizer: Recognizer, tmp_path: Path):
