@@ -101,6 +101,7 @@ def _train(args: argparse.Namespace) -> int:
         patience=args.patience,
         batch_size=args.batch_size,
         samples_per_clip=args.samples_per_clip,
+        mixup=args.mixup,
         learning_rate=args.learning_rate,
         seed=args.seed,
         distribute=args.distribute,
@@ -149,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--patience", type=int, default=10)
     train.add_argument("--batch-size", type=int, default=16)
     train.add_argument("--samples-per-clip", type=int, default=2)
+    train.add_argument("--mixup", type=float, default=0.0,
+                       help="blend windows and labels by Beta(a, a) weights (0: off; 0.2-0.4 is usual)")
     train.add_argument("--learning-rate", type=float, default=3e-4)
     train.add_argument("--seed", type=int, default=1)
     train.add_argument("--distribute", choices=["none", "mirrored", "multi-worker"], default="none")

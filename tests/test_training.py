@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from recognition import Recognizer
+from recognition.dataset import Clip
+from recognition.frame_cache import ClipFrames
 from recognition.metadata import SamplingSpec
-from recognition.training import TrainConfig, accuracy_report, clip_scores, train
+from recognition.training import TrainConfig, WindowBatches, accuracy_report, clip_scores, train
 from tests.conftest import write_clip
 
 SAMPLING = SamplingSpec(num_frames=4, window_seconds=1.0, hop_seconds=0.5)
@@ -63,3 +65,16 @@ def test_clip_scores_average_windows_and_report_accuracy():
     np.testing.assert_allclose(scores, [[0.6, 0.4], [0.2, 0.8]])
     report = accuracy_report(scores, np.array([0, 0]), ("a", "b"))
     assert report["top1"] == 0.5 and report["per_class"] == {"a": 0.5}
+
+
+@pytest.mark.parametrize("mixup", [0.0, 0.4])
+def test_mixup_blends_labels_as_it_blends_windows(mixup: float):
+    clips = [ClipFrames(Clip(Path(f"v_{label}_g01_c01.avi"), label, 1), np.full((6, 32, 32, 3), 100 * i, np.uint8),
+                        np.array([0])) for i, label in enumerate(("A", "B", "C"))]
+    batches = WindowBatches(clips, np.array([0, 1, 2]), num_classes=3, num_frames=4, batch_size=3,
+                            samples_per_clip=1, seed=0, mixup=mixup)
+    x, y = batches[0]
+    assert x.shape == (3, 4, 32, 32, 3)
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-6)
+    blended = ((y > 0) & (y < 1)).any(axis=1)
+    assert blended.any() if mixup else not blended.any()
