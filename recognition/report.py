@@ -89,7 +89,8 @@ def _describe_model(name: str, spec: ModelSpec) -> str:
     validation = spec.training.get("validation", {})
     measured = (f"validation accuracy **{accuracy:.0%}** (top-1 on {validation.get('clips', '?')} clips from "
                 f"groups the model never trained on)" if accuracy is not None else "no validation accuracy recorded")
-    return (f"- **{display_name(name)}**: {spec.architecture}.\n"
+    architecture = spec.architecture.removeprefix(f"{display_name(name)}: ")  # older files name the model twice
+    return (f"- **{display_name(name)}**: {architecture}.\n"
             f"  Sees {sampling.num_frames} frames of {spec.image_size} px over {sampling.window_seconds:g} s "
             f"windows, every {sampling.hop_seconds:g} s; {measured}.")
 

@@ -28,8 +28,8 @@ from recognition.frame_cache import ClipFrames, FrameCache
 from recognition.metadata import ModelSpec, SamplingSpec, metadata_path
 
 ARCHITECTURES = {
-    "lrcn": "LRCN: {cnn} per frame (top blocks fine-tuned) -> LSTM over features and their differences",
-    "convlstm": "ConvLSTM: {cnn} per frame (top blocks fine-tuned, 7x7 maps) -> ConvLSTM2D over maps "
+    "lrcn": "{cnn} per frame (top blocks fine-tuned) -> LSTM over features and their differences",
+    "convlstm": "{cnn} per frame (top blocks fine-tuned, 7x7 maps) -> ConvLSTM2D over maps "
                 "and their differences -> pooling",
 }
 
