@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, default=Path("weights"))
     train.add_argument("--cache", type=Path, default=Path.home() / ".cache/action-lens/frames",
                        help="where decoded training frames are cached between runs")
-    train.add_argument("--backbone", default="mobilenet_v2_0.5",
+    train.add_argument("--backbone", default="mobilenet_v2_1.0",
                        help="ImageNet CNN under the model: mobilenet_v2_0.5 or mobilenet_v2_1.0 (see "
                             "recognition/backbones.py)")
     train.add_argument("--backbone-weights",
@@ -146,10 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--window-seconds", type=float, default=3.2)
     train.add_argument("--hop-seconds", type=float, default=1.0)
     train.add_argument("--image-size", type=int, default=224)
-    train.add_argument("--epochs", type=int, default=40)
-    train.add_argument("--patience", type=int, default=10)
+    train.add_argument("--epochs", type=int, default=20)
+    train.add_argument("--patience", type=int, default=5)
     train.add_argument("--batch-size", type=int, default=16)
-    train.add_argument("--samples-per-clip", type=int, default=2)
+    train.add_argument("--samples-per-clip", type=int, default=1)
     train.add_argument("--mixup", type=float, default=0.0,
                        help="blend windows and labels by Beta(a, a) weights (0: off; 0.2-0.4 is usual)")
     train.add_argument("--learning-rate", type=float, default=3e-4)

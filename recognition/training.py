@@ -40,15 +40,15 @@ class TrainConfig:
     data_dir: Path
     out_dir: Path = Path("weights")
     cache_dir: Path = Path.home() / ".cache" / "action-lens" / "frames"
-    backbone: str = "mobilenet_v2_0.5"
+    backbone: str = "mobilenet_v2_1.0"
     backbone_weights: str | None = None
     validation_groups: tuple[int, ...] | None = None
     image_size: int = 224
     sampling: SamplingSpec = SamplingSpec()
-    epochs: int = 40
-    patience: int = 10
+    epochs: int = 20
+    patience: int = 5
     batch_size: int = 16
-    samples_per_clip: int = 2
+    samples_per_clip: int = 1
     learning_rate: float = 3e-4
     weight_decay: float = 1e-3
     label_smoothing: float = 0.1
