@@ -23,6 +23,12 @@ from recognition.results import ModelResult
 from recognition.sampling import Window, window_for_time
 from recognition.video import VideoInfo, iter_frames, probe
 
+# imageio-ffmpeg starts ffmpeg in its own process group through a `preexec_fn`, which makes Python
+# fork() the whole TensorFlow process instead of vfork()ing it: 20 ms per encoder, and the
+# copy-on-write faults that follow slow the models down as well (0.53 s -> 0.39 s for a 5.5-s clip).
+# Without it, ffmpeg shares our process group, so Ctrl-C stops it together with us.
+os.environ.setdefault("IMAGEIO_FFMPEG_NO_PREVENT_SIGINT", "1")
+
 MAX_OUTPUT_SIZE = (854, 480)
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _WHITE, _ACCENT, _TRACK = (255, 255, 255), (60, 190, 250), (90, 90, 90)
@@ -79,23 +85,26 @@ def h264_writer(path: Path, size: tuple[int, int], fps: float) -> Generator[None
 class _VideoWriter:
     """One model's annotated video, encoded by its own ffmpeg and fed from its own thread.
 
-    Feeding each ffmpeg from its own thread lets both encoders work at once
+    ffmpeg starts at construction; frames flow once `start()` gives the model's
+    result. Feeding each ffmpeg from its own thread lets both encoders work at once
     (writes to a pipe release the GIL), instead of taking turns.
     """
 
-    def __init__(self, path: Path, size: tuple[int, int], fps: float, model: str, result: ModelResult):
-        self.model = model
-        self.windows = tuple(Window(0, w.start_s, w.end_s) for w in result.timeline)
-        self.top3 = _top3_per_window(result)
-        self.frames: queue.Queue = queue.Queue(maxsize=32)
+    def __init__(self, path: Path, size: tuple[int, int], fps: float):
+        self.path = path
         self.encoder = h264_writer(path, size, fps)
-        self.done = _FEEDERS.submit(self._feed)
+        self.frames: queue.Queue = queue.Queue(maxsize=32)
+        self.done: concurrent.futures.Future | None = None
 
-    def _feed(self) -> None:
+    def start(self, model: str, result: ModelResult) -> None:
+        windows = tuple(Window(0, w.start_s, w.end_s) for w in result.timeline)
+        self.done = _FEEDERS.submit(self._feed, model, windows, _top3_per_window(result))
+
+    def _feed(self, model: str, windows: tuple[Window, ...], top3: list[list[tuple[str, float]]]) -> None:
         while (item := self.frames.get()) is not None:
             stamp, base = item
             canvas = base.copy()
-            draw_overlay(canvas, self.model, self.top3[window_for_time(self.windows, stamp)])
+            draw_overlay(canvas, model, top3[window_for_time(windows, stamp)])
             self.encoder.send(canvas)
 
     def put(self, item: tuple[float, np.ndarray] | None) -> None:
@@ -114,15 +123,60 @@ class _VideoWriter:
         return self
 
     def __exit__(self, *exc_info) -> None:
-        """End the video: the feeder finishes the queued frames, then ffmpeg finishes the file."""
+        """End the video: the feeder finishes the queued frames, then ffmpeg finishes the file.
+
+        A video that never started (the models failed first) is removed rather than left empty.
+        """
         try:
-            self.put(None)
-            self.done.result()
+            if self.done is not None:
+                self.put(None)
+                self.done.result()
         finally:
             self.encoder.close()
+            if self.done is None:
+                self.path.unlink(missing_ok=True)
 
 
 _FEEDERS = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="annotate")
+
+
+class AnnotatedVideos(contextlib.ExitStack):
+    """One annotated video per model, `<output_dir>/<stem>_<model>.mp4`.
+
+    The ffmpeg encoders start on entry, so a caller can open this before the models
+    run and their start-up overlaps the models' work; `write()` then draws and encodes.
+    """
+
+    def __init__(self, video: str | os.PathLike, names: list[str], output_dir: Path, info: VideoInfo | None = None):
+        super().__init__()
+        self.video, self.info = video, info or probe(video)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        self.size = output_size(self.info.width, self.info.height)
+        self.paths = {name: output_dir / f"{Path(video).stem}_{name}.mp4" for name in names}
+        self.names = names
+
+    def __enter__(self) -> "AnnotatedVideos":
+        super().__enter__()
+        self.writers = {name: self.enter_context(_VideoWriter(self.paths[name], self.size, self.info.fps))
+                        for name in self.names}
+        return self
+
+    def write(self, results: dict[str, ModelResult],
+              on_frame: Callable[[float], None] | None = None) -> dict[str, ModelResult]:
+        """Draw every model's labels on the video in one decoding pass; returns results that name the files.
+
+        `on_frame` is called with each frame's time (progress, time limits).
+        """
+        for name, result in results.items():
+            self.writers[name].start(name, result)
+        for stamp, frame in iter_frames(self.video):
+            if on_frame:
+                on_frame(stamp)
+            base = cv2.cvtColor(cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+            for name in results:
+                self.writers[name].put((stamp, base))
+        self.close()
+        return {name: dataclasses.replace(r, annotated_video=self.paths[name]) for name, r in results.items()}
 
 
 def write_annotated_videos(video: str | os.PathLike, results: dict[str, ModelResult], output_dir: Path,
@@ -130,20 +184,7 @@ def write_annotated_videos(video: str | os.PathLike, results: dict[str, ModelRes
                            info: VideoInfo | None = None) -> dict[str, ModelResult]:
     """Write `<output_dir>/<stem>_<model>.mp4` per model; returns results that name them.
 
-    `on_frame` is called with each frame's time (progress, time limits). `info` saves probing
-    the video again when the caller has already.
+    `info` saves probing the video again when the caller has already.
     """
-    output_dir.mkdir(parents=True, exist_ok=True)
-    info = info or probe(video)
-    size = output_size(info.width, info.height)
-    paths = {name: output_dir / f"{Path(video).stem}_{name}.mp4" for name in results}
-    with contextlib.ExitStack() as stack:
-        writers = [stack.enter_context(_VideoWriter(paths[name], size, info.fps, name, result))
-                   for name, result in results.items()]
-        for stamp, frame in iter_frames(video):
-            if on_frame:
-                on_frame(stamp)
-            base = cv2.cvtColor(cv2.resize(frame, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
-            for writer in writers:
-                writer.put((stamp, base))
-    return {name: dataclasses.replace(r, annotated_video=paths[name]) for name, r in results.items()}
+    with AnnotatedVideos(video, list(results), output_dir, info) as videos:
+        return videos.write(results, on_frame)

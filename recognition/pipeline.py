@@ -10,6 +10,7 @@ share it; the sequence heads then score the windows in batches.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import hashlib
 import os
@@ -22,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from recognition.annotate import h264_writer, write_annotated_videos
+from recognition.annotate import AnnotatedVideos, h264_writer
 from recognition.metadata import ModelSpec, metadata_path
 from recognition.results import ModelResult, Recognition
 from recognition.sampling import SamplePlan, plan_samples
@@ -184,14 +185,12 @@ class Recognizer:
                          "models, which makes people look distorted.")
         return notes
 
-    def recognize(self, video: str | os.PathLike, output_dir: str | os.PathLike | None = None,
-                  progress: Progress = _no_progress) -> Recognition:
-        """Predict with every model; with `output_dir`, also write one annotated video per model.
+    def _predict(self, video: str | os.PathLike, info: VideoInfo,
+                 progress: Progress) -> tuple[dict[str, ModelResult], float, list[str], dict[str, float]]:
+        """Every model's result, the duration covered, notes on the input, and seconds per stage.
 
         A file that ends early (truncated or damaged) is recognised over the part that decodes, with a note.
         """
-        progress(0.0, "Reading video")
-        info = probe(video)
         notes = self._input_notes(info)
         duration_s = info.duration_s
         plans, all_times = self._plans(duration_s)
@@ -215,11 +214,24 @@ class Recognizer:
             windows = [(w.start_s, w.end_s) for w in plan.windows]
             results[name] = ModelResult.from_windows(name, model.spec.classes, windows, probabilities,
                                                      stage_seconds[name])
+        return results, duration_s, notes, stage_seconds
 
-        if output_dir is not None:
-            started = time.perf_counter()
-            on_frame = _stage(progress, 0.6, 1.0, duration_s, "Writing annotated videos")
-            results = write_annotated_videos(video, results, Path(output_dir), on_frame, info)
-            stage_seconds["annotate"] = time.perf_counter() - started
+    def recognize(self, video: str | os.PathLike, output_dir: str | os.PathLike | None = None,
+                  progress: Progress = _no_progress) -> Recognition:
+        """Predict with every model; with `output_dir`, also write one annotated video per model.
+
+        The video encoders start before the models run, so their start-up overlaps the models' work.
+        """
+        progress(0.0, "Reading video")
+        info = probe(video)
+        with contextlib.ExitStack() as stack:
+            videos = (stack.enter_context(AnnotatedVideos(video, list(self.models), Path(output_dir), info))
+                      if output_dir is not None else None)
+            results, duration_s, notes, stage_seconds = self._predict(video, info, progress)
+            if videos is not None:
+                started = time.perf_counter()
+                on_frame = _stage(progress, 0.6, 1.0, duration_s, "Writing annotated videos")
+                results = videos.write(results, on_frame)
+                stage_seconds["annotate"] = time.perf_counter() - started
         progress(1.0, "Done")
         return Recognition(str(video), duration_s, results, tuple(notes), stage_seconds)

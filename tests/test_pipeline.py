@@ -114,8 +114,11 @@ def test_progress_runs_through_every_stage_and_can_stop_the_work(recognizer: Rec
     assert {"Decoding video and running the CNNs", "Running LRCN", "Running CONVLSTM",
             "Writing annotated videos"} <= names
     deadline = Limits(max_request_seconds=0).deadline()
+    stopped = tmp_path / "stopped"
     with pytest.raises(VideoError, match="limit per request"):
-        recognizer.recognize(odd_files["short"], progress=lambda *_: deadline.check())
+        recognizer.recognize(odd_files["short"], output_dir=stopped,
+                             progress=lambda _, step: step.startswith("Decoding") and deadline.check())
+    assert list(stopped.iterdir()) == [], "videos started before the models ran are removed when they stop"
 
 
 def test_a_truncated_video_is_recognised_over_the_part_that_decodes(recognizer: Recognizer,
