@@ -31,7 +31,7 @@ from recognition.video import SampleStream, VideoInfo, probe
 
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 MODEL_NAMES = ("lrcn", "convlstm")
-ENCODER_BATCH = 32
+ENCODER_BATCH = 16
 WINDOW_BATCH = 64
 EXTREME_ASPECT_RATIO = 4.0
 TRUNCATION_SLACK_S = 0.5
