@@ -153,12 +153,11 @@ class AnnotatedVideos(contextlib.ExitStack):
         output_dir.mkdir(parents=True, exist_ok=True)
         self.size = output_size(self.info.width, self.info.height)
         self.paths = {name: output_dir / f"{Path(video).stem}_{name}.mp4" for name in names}
-        self.names = names
 
     def __enter__(self) -> "AnnotatedVideos":
         super().__enter__()
         self.writers = {name: self.enter_context(_VideoWriter(self.paths[name], self.size, self.info.fps))
-                        for name in self.names}
+                        for name in self.paths}
         return self
 
     def write(self, results: dict[str, ModelResult],
@@ -178,13 +177,3 @@ class AnnotatedVideos(contextlib.ExitStack):
         self.close()
         return {name: dataclasses.replace(r, annotated_video=self.paths[name]) for name, r in results.items()}
 
-
-def write_annotated_videos(video: str | os.PathLike, results: dict[str, ModelResult], output_dir: Path,
-                           on_frame: Callable[[float], None] | None = None,
-                           info: VideoInfo | None = None) -> dict[str, ModelResult]:
-    """Write `<output_dir>/<stem>_<model>.mp4` per model; returns results that name them.
-
-    `info` saves probing the video again when the caller has already.
-    """
-    with AnnotatedVideos(video, list(results), output_dir, info) as videos:
-        return videos.write(results, on_frame)

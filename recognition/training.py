@@ -23,7 +23,7 @@ import tensorflow as tf
 from keras import layers
 
 from recognition import dataset, models
-from recognition.backbones import get_backbone
+from recognition.backbones import Backbone, get_backbone
 from recognition.frame_cache import ClipFrames, FrameCache
 from recognition.metadata import ModelSpec, SamplingSpec, metadata_path
 
@@ -255,7 +255,7 @@ def train(config: TrainConfig) -> ModelSpec:
         image_size=config.image_size,
         sampling=config.sampling,
         preprocessing=backbone.preprocessing,
-        training=_training_record(config, clips, train_frames, validation_groups, report,
+        training=_training_record(config, backbone, clips, train_frames, validation_groups, report,
                                   held_out, time.monotonic() - started),
     )
     config.out_dir.mkdir(parents=True, exist_ok=True)
@@ -280,7 +280,7 @@ def _spread(clips: list[dataset.Clip], groups: list[int], count: int) -> list[da
     return ordered[:count]
 
 
-def _training_record(config: TrainConfig, clips, train_frames, validation_groups, report,
+def _training_record(config: TrainConfig, backbone: Backbone, clips, train_frames, validation_groups, report,
                      held_out: HeldOutGroups, seconds: float) -> dict:
     return {
         "data": str(config.data_dir),
@@ -299,7 +299,7 @@ def _training_record(config: TrainConfig, clips, train_frames, validation_groups
             "mixup": config.mixup, "backbone": config.backbone,
             "seed": config.seed, "distribute": config.distribute,
         },
-        "backbone": get_backbone(config.backbone).description,
+        "backbone": backbone.description,
         "backbone_weights": _stem_id(config.backbone_weights),
         "seconds": round(seconds, 1),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

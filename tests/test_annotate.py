@@ -5,7 +5,7 @@ import numpy as np
 import psutil
 import pytest
 
-from recognition.annotate import draw_overlay, output_size, write_annotated_videos
+from recognition.annotate import AnnotatedVideos, draw_overlay, output_size
 from recognition.results import ModelResult
 
 CLASSES = ("Diving", "Surfing", "Swing")
@@ -38,7 +38,8 @@ def test_annotated_videos_play_in_a_browser(synthetic_clip: Path, tmp_path: Path
         name: ModelResult.from_windows(name, CLASSES, windows, np.array([[0.7, 0.2, 0.1]]), 0.1)
         for name in ("lrcn", "convlstm")
     }
-    annotated = write_annotated_videos(synthetic_clip, results, tmp_path / "out")
+    with AnnotatedVideos(synthetic_clip, list(results), tmp_path / "out") as videos:
+        annotated = videos.write(results)
     for name, result in annotated.items():
         assert result.annotated_video == tmp_path / "out" / f"moving_square_{name}.mp4"
         assert browser_playable(result.annotated_video)
@@ -58,7 +59,8 @@ def test_a_stop_while_writing_ends_the_encoders_and_raises(synthetic_clip: Path,
             raise TimeoutError("time is up")
 
     with pytest.raises(TimeoutError):
-        write_annotated_videos(synthetic_clip, results, tmp_path / "out", on_frame=stop_at_one_second)
+        with AnnotatedVideos(synthetic_clip, list(results), tmp_path / "out") as videos:
+            videos.write(results, on_frame=stop_at_one_second)
     assert not [child for child in psutil.Process().children(recursive=True) if "ffmpeg" in child.name()]
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["moving_square_convlstm.mp4",
                                                                          "moving_square_lrcn.mp4"]
