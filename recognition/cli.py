@@ -102,6 +102,8 @@ def _train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         samples_per_clip=args.samples_per_clip,
         mixup=args.mixup,
+        motion_stream=args.model == "lrcn" if args.motion_stream is None else args.motion_stream,
+        motion_epochs=args.motion_epochs,
         learning_rate=args.learning_rate,
         seed=args.seed,
         distribute=args.distribute,
@@ -152,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--samples-per-clip", type=int, default=1)
     train.add_argument("--mixup", type=float, default=0.0,
                        help="blend windows and labels by Beta(a, a) weights (0: off; 0.2-0.4 is usual)")
+    train.add_argument("--motion-stream", action=argparse.BooleanOptionalAction,
+                       help="also train an optical-flow stream and average it in (default: on for lrcn)")
+    train.add_argument("--motion-epochs", type=int, default=40)
     train.add_argument("--learning-rate", type=float, default=3e-4)
     train.add_argument("--seed", type=int, default=1)
     train.add_argument("--distribute", choices=["none", "mirrored", "multi-worker"], default="none")

@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from recognition.motion import MotionSpec
+
 
 @dataclasses.dataclass(frozen=True)
 class SamplingSpec:
@@ -41,6 +43,8 @@ class ModelSpec:
     sampling: SamplingSpec
     preprocessing: str = "RGB uint8 frames, resized to a square; scaled to [-1, 1] inside the model"
     training: dict[str, Any] = dataclasses.field(default_factory=dict)
+    motion: MotionSpec | None = None
+    """Set when the model has a motion stream: it then also takes each frame's flow field."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
@@ -50,6 +54,8 @@ class ModelSpec:
         fields = dict(data)
         fields["classes"] = tuple(fields["classes"])
         fields["sampling"] = SamplingSpec(**fields["sampling"])
+        if fields.get("motion") is not None:
+            fields["motion"] = MotionSpec(**fields["motion"])
         return cls(**fields)
 
     def save(self, path: Path) -> None:

@@ -8,6 +8,9 @@ between overlapping windows.
 - LRCN (Donahue et al.): an ImageNet CNN on each frame (the last blocks fine-tuned),
   pooled to a vector, then an LSTM over the sequence of vectors and their
   frame-to-frame differences (a cheap motion stream).
+  A second, motion stream (the LRCN paper's flow model) runs a small CNN on each
+  frame's optical flow (see `recognition.motion`) and its own LSTM; the two
+  streams' probabilities are averaged.
 - ConvLSTM (Shi et al.): the same CNN on each frame, its fine-tuned last blocks
   kept as 7x7 feature maps (64 channels), and a ConvLSTM2D layer over the maps
   and their frame-to-frame differences learns space and time together. (On the
@@ -108,6 +111,39 @@ def map_differences(x):
     return layers.ZeroPadding3D(((1, 0), (0, 0), (0, 0)))(layers.Subtract()([later, earlier]))
 
 
+FLOW_SCALE = 0.7
+"""Brings Farneback flow (in pixels of a 56-px field) to about unit spread."""
+
+
+def build_motion_stream(num_frames: int, field_size: int, num_classes: int) -> keras.Model:
+    """LRCN's motion stream, trained from scratch: a small CNN per flow field, then an LSTM.
+
+    Flow carries no scenery to memorise, so this stream learns how each action
+    moves; it is weaker alone than the RGB stream but corrects its confusions.
+    """
+    field = keras.Input((field_size, field_size, 2), name="flow_field")
+    x = layers.Rescaling(FLOW_SCALE)(field)
+    for filters in (32, 64, 128):
+        x = layers.MaxPooling2D()(_conv_bn_relu(x, filters))
+    x = layers.GlobalAveragePooling2D()(_conv_bn_relu(x, 128))
+    frame_motion = keras.Model(field, x, name="motion_frame")
+
+    flows = keras.Input((num_frames, field_size, field_size, 2), name="flows")
+    vectors = layers.TimeDistributed(frame_motion, name="motion_encoder")(flows)
+    head_input = keras.Input(tuple(vectors.shape[1:]), name="motion_vectors")
+    y = layers.Dropout(0.3)(head_input)
+    y = layers.LSTM(128)(y)
+    y = layers.Dropout(0.5)(y)
+    probabilities = layers.Dense(num_classes, activation="softmax")(y)
+    head = keras.Model(head_input, probabilities, name="motion_sequence_head")
+    return keras.Model(flows, head(vectors), name="motion_stream")
+
+
+def _conv_bn_relu(x, filters: int):
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+    return layers.ReLU()(layers.BatchNormalization()(x))
+
+
 def build_trainable(
     architecture: str, stem: keras.Model, top: keras.Model, num_frames: int, num_classes: int
 ) -> keras.Model:
@@ -120,12 +156,29 @@ def build_trainable(
     raise ValueError(f"unknown architecture {architecture!r}")
 
 
-def assemble(architecture: str, stem: keras.Model, trainable: keras.Model, num_frames: int) -> keras.Model:
-    """The full model on frames: stem and trained layers joined for saving and inference."""
+def assemble(architecture: str, stem: keras.Model, trainable: keras.Model, num_frames: int,
+             motion_stream: keras.Model | None = None) -> keras.Model:
+    """The full model: stem and trained layers joined for saving and inference.
+
+    Its inputs are the frames, plus their flow fields when there is a motion
+    stream. Each input has a per-frame encoder (`frame_encoder`,
+    `motion_encoder`), and one `sequence_head` takes all the encoders' outputs
+    for a window, so the pipeline can encode each frame once.
+    """
     frames = keras.Input((num_frames, *stem.input.shape[1:]), name="frames")
     frame_head = trainable.get_layer("frame_head").layer
     encoder_input = keras.Input(stem.input.shape[1:], name="frame")
     encoder = keras.Model(encoder_input, frame_head(stem(encoder_input)), name="frame_encoder_model")
     vectors = layers.TimeDistributed(encoder, name="frame_encoder")(frames)
-    probabilities = trainable.get_layer("sequence_head")(vectors)
-    return keras.Model(frames, probabilities, name=architecture)
+    appearance_head = trainable.get_layer("sequence_head")
+    if motion_stream is None:
+        return keras.Model(frames, appearance_head(vectors), name=architecture)
+
+    flows = keras.Input(motion_stream.input.shape[1:], name="flows")
+    motion_vectors = motion_stream.get_layer("motion_encoder")(flows)
+    motion_head = motion_stream.get_layer("motion_sequence_head")
+    appearance_input = keras.Input(tuple(vectors.shape[1:]), name="frame_vectors")
+    motion_input = keras.Input(tuple(motion_vectors.shape[1:]), name="motion_vectors")
+    fused = layers.Average(name="fused")([appearance_head(appearance_input), motion_head(motion_input)])
+    head = keras.Model([appearance_input, motion_input], fused, name="sequence_head")
+    return keras.Model([frames, flows], head([vectors, motion_vectors]), name=architecture)

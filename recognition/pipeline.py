@@ -4,7 +4,9 @@ The video is decoded once for all models and streamed: as each batch of sampled
 frames is decoded, every model's per-frame encoder runs on it through compiled
 functions, and only the features are kept. Models built on the same frozen stem
 share its output. Each frame is encoded once however many overlapping windows
-share it; the sequence heads then score the windows in batches.
+share it; the sequence heads then score the windows in batches. A model with a
+motion stream also gets each sampled frame's optical flow, computed as the frames
+stream past.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import tensorflow as tf
 
 from recognition.annotate import AnnotatedVideos, h264_writer
 from recognition.metadata import ModelSpec, metadata_path
+from recognition.motion import FlowTracker
 from recognition.results import ModelResult, Recognition
 from recognition.sampling import SamplePlan, plan_samples
 from recognition.video import SampleStream, VideoInfo, probe
@@ -68,7 +71,8 @@ class LoadedModel:
     stem_id: str
     run_stem: Callable[[tf.Tensor], tf.Tensor]
     run_frame_head: Callable[[tf.Tensor], tf.Tensor]
-    score_windows: Callable[[tf.Tensor], tf.Tensor]
+    run_motion_encoder: Callable[[tf.Tensor], tf.Tensor] | None
+    score_windows: Callable[[list[tf.Tensor]], tf.Tensor]
 
     @classmethod
     def load(cls, path: Path) -> "LoadedModel":
@@ -85,17 +89,24 @@ class LoadedModel:
                                input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
         run_frame_head = tf.function(lambda x: frame_head(x, training=False),
                                      input_signature=[tf.TensorSpec([None, *stem.output.shape[1:]], tf.float32)])
-        score = tf.function(
-            lambda x: head(x, training=False),
-            input_signature=[tf.TensorSpec([None, spec.sampling.num_frames, *encoder.output.shape[1:]], tf.float32)],
-        )
-        return cls(spec, fingerprint.hexdigest(), run_stem, run_frame_head, score)
+        encoders = [encoder]
+        run_motion_encoder = None
+        if spec.motion is not None:
+            motion_encoder = model.get_layer("motion_encoder").layer
+            encoders.append(motion_encoder)
+            run_motion_encoder = tf.function(
+                lambda x: motion_encoder(x, training=False),
+                input_signature=[tf.TensorSpec([None, *motion_encoder.input.shape[1:]], tf.float32)])
+        window_specs = [tf.TensorSpec([None, spec.sampling.num_frames, *e.output.shape[1:]], tf.float32)
+                        for e in encoders]
+        score = tf.function(lambda x: head(x if len(x) > 1 else x[0], training=False), input_signature=[window_specs])
+        return cls(spec, fingerprint.hexdigest(), run_stem, run_frame_head, run_motion_encoder, score)
 
-    def score(self, features: np.ndarray, plan: SamplePlan) -> np.ndarray:
-        """Window probabilities, shape (windows, classes), from the features of the frames sampled per `plan`."""
+    def score(self, features: list[np.ndarray], plan: SamplePlan) -> np.ndarray:
+        """Window probabilities, shape (windows, classes), from each encoder's features of the frames of `plan`."""
         indices = plan.window_indices()
         return np.concatenate([
-            self.score_windows(tf.constant(features[indices[i : i + WINDOW_BATCH]], tf.float32)).numpy()
+            self.score_windows([tf.constant(f[indices[i : i + WINDOW_BATCH]], tf.float32) for f in features]).numpy()
             for i in range(0, len(indices), WINDOW_BATCH)
         ])
 
@@ -104,6 +115,10 @@ class Recognizer:
     """Loads the shipped models once; `recognize()` runs them on a video."""
 
     def __init__(self, models: dict[str, LoadedModel]):
+        samplings = {m.spec.sampling for m in models.values()}
+        if len(samplings) > 1 and any(m.spec.motion for m in models.values()):
+            raise ValueError("a model with a motion stream needs every loaded model to sample frames alike: "
+                             "its flow is computed between consecutive decoded samples")
         self.models = models
 
     @classmethod
@@ -135,16 +150,19 @@ class Recognizer:
             self.recognize(clip, output_dir=folder)
 
     def _encode(self, video: str | os.PathLike, times: np.ndarray, progress: Progress,
-                stage_seconds: dict[str, float]) -> tuple[dict[str, np.ndarray], float]:
+                stage_seconds: dict[str, float]) -> tuple[dict[str, list[np.ndarray]], float]:
         """Every model's features for the frames at `times`, encoded batch by batch as the video decodes.
 
-        Only features are kept, never all the frames. Returns them with the time of the last decoded
-        frame, and adds the seconds spent decoding and in each model's encoder to `stage_seconds`.
+        Only features are kept, never all the frames: per model, one array per encoder (the frame
+        encoder, then the motion encoder if it has one). Returns them with the time of the last decoded
+        frame, and adds the seconds spent decoding and in each model's encoders to `stage_seconds`.
         """
         sizes = sorted({m.spec.image_size for m in self.models.values()})
         on_frame = _stage(progress, 0.0, 0.5, float(times[-1]), "Decoding video and running the CNNs")
         stream = SampleStream(video, times, sizes, ENCODER_BATCH, on_frame)
         parts: dict[str, list[np.ndarray]] = {name: [] for name in self.models}
+        flow_trackers = {name: FlowTracker(m.spec.motion) for name, m in self.models.items() if m.spec.motion}
+        motion_parts: dict[str, list[np.ndarray]] = {name: [] for name in flow_trackers}
         stem_owners: dict[str, LoadedModel] = {}
         for model in self.models.values():
             stem_owners.setdefault(model.stem_id, model)
@@ -159,12 +177,18 @@ class Recognizer:
             for name, model in self.models.items():
                 encoding = time.perf_counter()
                 parts[name].append(model.run_frame_head(stems[model.stem_id]).numpy())
+                if name in flow_trackers:
+                    flows = flow_trackers[name].fields(batch[model.spec.image_size])
+                    motion_parts[name].append(model.run_motion_encoder(tf.constant(flows)).numpy())
                 stage_seconds[name] = stage_seconds.get(name, 0.0) + time.perf_counter() - encoding
         sharing = collections.Counter(m.stem_id for m in self.models.values())
         for name, model in self.models.items():  # a shared stem's time is split between its models
             stage_seconds[name] = stage_seconds.get(name, 0.0) + stem_seconds[model.stem_id] / sharing[model.stem_id]
         stage_seconds["decode"] = time.perf_counter() - started - sum(stage_seconds[n] for n in self.models)
-        return {name: np.concatenate(chunks) for name, chunks in parts.items()}, stream.last_frame_s
+        features = {name: [np.concatenate(chunks)] for name, chunks in parts.items()}
+        for name, chunks in motion_parts.items():
+            features[name].append(np.concatenate(chunks))
+        return features, stream.last_frame_s
 
     def _plans(self, duration_s: float) -> tuple[dict[str, SamplePlan], np.ndarray]:
         """Every model's sampling plan, and the sorted union of their sample times (decoded once for all)."""
@@ -209,7 +233,8 @@ class Recognizer:
             progress(0.5 + 0.1 * number / len(self.models), f"Running {name.upper()}")
             started = time.perf_counter()
             plan = plans[name]
-            probabilities = model.score(features[name][np.searchsorted(all_times, plan.times)], plan)
+            taken = np.searchsorted(all_times, plan.times)
+            probabilities = model.score([encoded[taken] for encoded in features[name]], plan)
             stage_seconds[name] += time.perf_counter() - started
             windows = [(w.start_s, w.end_s) for w in plan.windows]
             results[name] = ModelResult.from_windows(name, model.spec.classes, windows, probabilities,

@@ -5,6 +5,10 @@ Every epoch draws windows at random positions of each training clip and gives
 each window one random crop, flip and colour change, then fits everything above
 the frozen ImageNet stem. Early stopping watches clip-level accuracy on whole
 held-out groups, and the best epoch is kept.
+
+With a motion stream (LRCN's default), a second network is then trained from
+scratch on the clips' optical flow (see `recognition.motion`), and the saved
+model averages the two streams' probabilities.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import datetime
 import math
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -23,6 +28,7 @@ import tensorflow as tf
 from keras import layers
 
 from recognition import dataset, models
+from recognition.motion import MotionSpec, clip_flow
 from recognition.backbones import Backbone, get_backbone
 from recognition.frame_cache import ClipFrames, FrameCache
 from recognition.metadata import ModelSpec, SamplingSpec, metadata_path
@@ -32,6 +38,7 @@ ARCHITECTURES = {
     "convlstm": "{cnn} per frame (top blocks fine-tuned, 7x7 maps) -> ConvLSTM2D over maps "
                 "and their differences -> pooling",
 }
+MOTION_ARCHITECTURE = "; averaged with a motion stream: small CNN per optical-flow field -> LSTM"
 
 
 @dataclasses.dataclass
@@ -53,6 +60,10 @@ class TrainConfig:
     weight_decay: float = 1e-3
     label_smoothing: float = 0.1
     mixup: float = 0.0
+    motion_stream: bool = False
+    motion: MotionSpec = MotionSpec()
+    motion_epochs: int = 40
+    motion_patience: int = 12
     seed: int = 1
     distribute: str = "none"
     max_clips_per_class: int | None = None
@@ -79,23 +90,26 @@ def augment_window(window: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 class WindowBatches(keras.utils.PyDataset):
     """Augmented windows at random positions of each training clip, redrawn every epoch.
 
-    With `mixup` > 0, each window is blended with another of its batch, frames and
-    labels alike, by a weight drawn from Beta(mixup, mixup): on 575 clips the
-    fine-tuned CNN otherwise learns the training groups' scenes by heart.
+    `sequences` holds one array per clip, its frames or its flow fields, and
+    `augment` changes a whole window at once. With `mixup` > 0, each window is
+    blended with another of its batch, inputs and labels alike, by a weight drawn
+    from Beta(mixup, mixup): on 575 clips the fine-tuned CNN otherwise learns the
+    training groups' scenes by heart.
     """
 
-    def __init__(self, clips: list[ClipFrames], labels: np.ndarray, num_classes: int, num_frames: int,
-                 batch_size: int, samples_per_clip: int, seed: int, mixup: float = 0.0):
+    def __init__(self, sequences: list[np.ndarray], augment: Callable[[np.ndarray, np.random.Generator], np.ndarray],
+                 labels: np.ndarray, num_classes: int, num_frames: int, batch_size: int, samples_per_clip: int,
+                 seed: int, mixup: float = 0.0):
         super().__init__(workers=2, use_multiprocessing=False)
-        self.clips, self.labels, self.num_classes = clips, labels, num_classes
+        self.sequences, self.augment, self.labels, self.num_classes = sequences, augment, labels, num_classes
         self.num_frames, self.batch_size = num_frames, batch_size
         self.samples_per_clip, self.mixup = samples_per_clip, mixup
         self.rng = np.random.default_rng(seed)
         self.on_epoch_end()
 
     def on_epoch_end(self) -> None:
-        draws = [(index, int(self.rng.integers(len(clip.frames) - self.num_frames + 1)))
-                 for index, clip in enumerate(self.clips) for _ in range(self.samples_per_clip)]
+        draws = [(index, int(self.rng.integers(len(sequence) - self.num_frames + 1)))
+                 for index, sequence in enumerate(self.sequences) for _ in range(self.samples_per_clip)]
         self.draws = [draws[i] for i in self.rng.permutation(len(draws))]
 
     def __len__(self) -> int:
@@ -103,7 +117,7 @@ class WindowBatches(keras.utils.PyDataset):
 
     def __getitem__(self, batch: int):
         picked = self.draws[batch * self.batch_size : (batch + 1) * self.batch_size]
-        x = np.stack([augment_window(self.clips[i].frames[s : s + self.num_frames], self.rng) for i, s in picked])
+        x = np.stack([self.augment(self.sequences[i][s : s + self.num_frames], self.rng) for i, s in picked])
         y = keras.utils.to_categorical(self.labels[[i for i, _ in picked]], self.num_classes)
         if self.mixup > 0:
             weight = self.rng.beta(self.mixup, self.mixup, size=len(x)).astype(np.float32)
@@ -111,6 +125,19 @@ class WindowBatches(keras.utils.PyDataset):
             x = weight[:, None, None, None, None] * x + (1 - weight[:, None, None, None, None]) * x[partner]
             y = weight[:, None] * y + (1 - weight[:, None]) * y[partner]
         return x, y
+
+
+def augment_flow(window: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One random zoom-crop, flip and speed change, applied alike to every flow field of a window."""
+    size = window.shape[1]
+    crop = int(size * rng.uniform(0.8, 1.0))
+    left, top = rng.integers(0, size - crop + 1, 2)
+    zoom = size / crop
+    fields = np.stack([cv2.resize(np.asarray(field[top : top + crop, left : left + crop], np.float32), (size, size),
+                                  interpolation=cv2.INTER_LINEAR) for field in window]) * zoom
+    if rng.random() < 0.5:
+        fields = fields[:, :, ::-1] * np.array([-1.0, 1.0], np.float32)
+    return (fields * rng.uniform(0.8, 1.25)).astype(np.float32)
 
 
 class HeldOutGroups(keras.callbacks.Callback):
@@ -128,9 +155,12 @@ class HeldOutGroups(keras.callbacks.Callback):
         self.best_accuracy, self.best_epoch, self.best_weights = -1.0, 0, None
         self.history: list[float] = []
 
+    def window_probabilities(self) -> np.ndarray:
+        return self.trainable.predict(self.windows, batch_size=32, verbose=0)
+
     def report(self) -> dict:
-        probabilities = self.trainable.predict(self.windows, batch_size=32, verbose=0)
-        return accuracy_report(clip_scores(probabilities, self.owners, len(self.labels)), self.labels, self.classes)
+        scores = clip_scores(self.window_probabilities(), self.owners, len(self.labels))
+        return accuracy_report(scores, self.labels, self.classes)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         accuracy = self.report()["top1"]
@@ -162,6 +192,22 @@ def stem_windows(stem: keras.Model, clips: list[ClipFrames], num_frames: int) ->
             windows.append(features[start : start + num_frames].astype(np.float16))
             owners.append(index)
     return np.stack(windows), np.array(owners)
+
+
+def flow_windows(flows: list[np.ndarray], clips: list[ClipFrames], num_frames: int) -> np.ndarray:
+    """The flow fields of every window of every clip, in the order of `stem_windows`."""
+    return np.stack([flow[start : start + num_frames] for flow, clip in zip(flows, clips)
+                     for start in clip.window_starts])
+
+
+def clip_flows(clips: list[ClipFrames], spec: MotionSpec) -> list[np.ndarray]:
+    """Each clip's flow fields (float16 to halve the memory), with progress."""
+    flows, started = [], time.monotonic()
+    for number, clip in enumerate(clips, 1):
+        flows.append(clip_flow(np.asarray(clip.frames), spec).astype(np.float16))
+        if number % 100 == 0 or number == len(clips):
+            print(f"  optical flow of {number}/{len(clips)} clips ({time.monotonic() - started:.0f} s)", flush=True)
+    return flows
 
 
 def clip_scores(window_probabilities: np.ndarray, owners: np.ndarray, count: int) -> np.ndarray:
@@ -240,23 +286,39 @@ def train(config: TrainConfig) -> ModelSpec:
     windows, owners = stem_windows(stem, validation_frames, config.sampling.num_frames)
     held_out = HeldOutGroups(trainable, windows, owners, validation_labels, classes, config.patience)
 
-    batches = WindowBatches(train_frames, train_labels, len(classes), config.sampling.num_frames,
-                            config.batch_size, config.samples_per_clip, config.seed, config.mixup)
+    batches = WindowBatches([f.frames for f in train_frames], augment_window, train_labels, len(classes),
+                            config.sampling.num_frames, config.batch_size, config.samples_per_clip, config.seed,
+                            config.mixup)
     trainer.fit(batches, epochs=config.epochs, callbacks=[held_out], verbose=config.verbose)
     report = held_out.report()
     print(f"validation (clip level, groups {list(validation_groups)}): "
           f"top-1 {report['top1']:.3f}, top-3 {report['top3']:.3f}", flush=True)
+    streams = {"appearance": _stream_record(report, held_out)}
 
-    model = models.assemble(config.architecture, stem, trainable, config.sampling.num_frames)
+    motion_stream = None
+    if config.motion_stream:
+        with strategy.scope():
+            motion_stream = models.build_motion_stream(
+                config.sampling.num_frames, config.motion.field_size, len(classes))
+        motion_held_out = train_motion_stream(config, motion_stream, train_frames, train_labels,
+                                              validation_frames, validation_labels, classes, owners)
+        streams["motion"] = _stream_record(motion_held_out.report(), motion_held_out)
+        fused = (held_out.window_probabilities() + motion_held_out.window_probabilities()) / 2
+        report = accuracy_report(clip_scores(fused, owners, len(validation_labels)), validation_labels, classes)
+        print(f"both streams (clip level): top-1 {report['top1']:.3f}, top-3 {report['top3']:.3f}", flush=True)
+
+    model = models.assemble(config.architecture, stem, trainable, config.sampling.num_frames, motion_stream)
+    architecture = ARCHITECTURES[config.architecture].format(cnn=backbone.name)
     spec = ModelSpec(
         name=config.architecture,
-        architecture=ARCHITECTURES[config.architecture].format(cnn=backbone.name),
+        architecture=architecture + (MOTION_ARCHITECTURE if motion_stream else ""),
         classes=classes,
         image_size=config.image_size,
         sampling=config.sampling,
         preprocessing=backbone.preprocessing,
         training=_training_record(config, backbone, clips, train_frames, validation_groups, report,
-                                  held_out, time.monotonic() - started),
+                                  held_out, streams, time.monotonic() - started),
+        motion=config.motion if motion_stream else None,
     )
     config.out_dir.mkdir(parents=True, exist_ok=True)
     model_path = config.out_dir / f"{config.architecture}.keras"
@@ -264,6 +326,35 @@ def train(config: TrainConfig) -> ModelSpec:
     spec.save(metadata_path(model_path))
     print(f"saved {model_path} and {metadata_path(model_path)}", flush=True)
     return spec
+
+
+def train_motion_stream(config: TrainConfig, motion_stream: keras.Model, train_frames: list[ClipFrames],
+                        train_labels: np.ndarray, validation_frames: list[ClipFrames],
+                        validation_labels: np.ndarray, classes: tuple[str, ...],
+                        owners: np.ndarray) -> HeldOutGroups:
+    """Fit the motion stream on the clips' flow; returns its held-out tracker (best epoch restored)."""
+    print("optical flow of the training and validation clips", flush=True)
+    train_flows = clip_flows(train_frames, config.motion)
+    validation_flows = clip_flows(validation_frames, config.motion)
+    num_frames = config.sampling.num_frames
+    batches = WindowBatches(train_flows, augment_flow, train_labels, len(classes), num_frames, batch_size=32,
+                            samples_per_clip=2, seed=config.seed)
+    motion_stream.compile(
+        optimizer=keras.optimizers.AdamW(
+            keras.optimizers.schedules.CosineDecay(1e-3, config.motion_epochs * len(batches)), weight_decay=1e-2),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
+    held_out = HeldOutGroups(motion_stream, flow_windows(validation_flows, validation_frames, num_frames), owners,
+                             validation_labels, classes, config.motion_patience)
+    print("motion stream", flush=True)
+    motion_stream.fit(batches, epochs=config.motion_epochs, callbacks=[held_out], verbose=config.verbose)
+    return held_out
+
+
+def _stream_record(report: dict, held_out: HeldOutGroups) -> dict:
+    return {"top1": report["top1"], "top3": report["top3"], "best_epoch": held_out.best_epoch,
+            "held_out_accuracy_per_epoch": [round(a, 4) for a in held_out.history]}
 
 
 def _first_per_class(clips: list[dataset.Clip], count: int) -> list[dataset.Clip]:
@@ -281,7 +372,7 @@ def _spread(clips: list[dataset.Clip], groups: list[int], count: int) -> list[da
 
 
 def _training_record(config: TrainConfig, backbone: Backbone, clips, train_frames, validation_groups, report,
-                     held_out: HeldOutGroups, seconds: float) -> dict:
+                     held_out: HeldOutGroups, streams: dict, seconds: float) -> dict:
     return {
         "data": str(config.data_dir),
         "clips": len(clips),
@@ -292,11 +383,13 @@ def _training_record(config: TrainConfig, backbone: Backbone, clips, train_frame
         "epochs_run": len(held_out.history),
         "best_epoch": held_out.best_epoch,
         "held_out_accuracy_per_epoch": [round(a, 4) for a in held_out.history],
+        "streams": streams,
         "hyperparameters": {
             "epochs": config.epochs, "patience": config.patience, "batch_size": config.batch_size,
             "samples_per_clip": config.samples_per_clip, "learning_rate": config.learning_rate,
             "weight_decay": config.weight_decay, "label_smoothing": config.label_smoothing,
-            "mixup": config.mixup, "backbone": config.backbone,
+            "mixup": config.mixup, "backbone": config.backbone, "motion_stream": config.motion_stream,
+            "motion_epochs": config.motion_epochs,
             "seed": config.seed, "distribute": config.distribute,
         },
         "backbone": backbone.description,

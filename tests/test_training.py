@@ -1,15 +1,15 @@
 """Training end to end on tiny synthetic UCF-style folders: a few clips, one epoch, saved and reloaded."""
 
+import dataclasses
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
 from recognition import Recognizer
-from recognition.dataset import Clip
-from recognition.frame_cache import ClipFrames
 from recognition.metadata import SamplingSpec
-from recognition.training import TrainConfig, WindowBatches, accuracy_report, clip_scores, train
+from recognition.training import TrainConfig, WindowBatches, augment_flow, augment_window, accuracy_report, clip_scores, train
 from tests.conftest import write_clip
 
 SAMPLING = SamplingSpec(num_frames=4, window_seconds=1.0, hop_seconds=0.5)
@@ -34,6 +34,7 @@ def config(tmp_path: Path, data: Path, architecture: str, **extra) -> TrainConfi
 @pytest.mark.parametrize("architecture", ["lrcn", "convlstm"])
 def test_one_epoch_trains_saves_and_reloads(tmp_path: Path, tiny_ucf: Path, architecture: str):
     spec = train(config(tmp_path, tiny_ucf, architecture))
+    assert spec.motion is None and list(spec.training["streams"]) == ["appearance"]
     assert spec.classes == ("Fast", "Slow")
     assert spec.training["validation_groups"] == [3] and spec.training["training_groups"] == [1, 2]
     assert (tmp_path / "weights" / f"{architecture}.keras").exists()
@@ -42,6 +43,36 @@ def test_one_epoch_trains_saves_and_reloads(tmp_path: Path, tiny_ucf: Path, arch
     result = recognizer.recognize(tiny_ucf / "Fast" / "v_Fast_g03_c01.avi").models[architecture]
     assert result.label in spec.classes and len(result.timeline) >= 1
     assert recognizer.specs[architecture].sampling == SAMPLING
+
+
+def test_motion_stream_is_trained_saved_and_used(tmp_path: Path, tiny_ucf: Path):
+    spec = train(config(tmp_path, tiny_ucf, "lrcn", motion_stream=True, motion_epochs=2))
+    assert spec.motion is not None and "motion stream" in spec.architecture
+    streams = spec.training["streams"]
+    assert set(streams) == {"appearance", "motion"} and len(streams["motion"]["held_out_accuracy_per_epoch"]) == 2
+
+    model = keras.saving.load_model(tmp_path / "weights" / "lrcn.keras", compile=False)
+    assert [tuple(i.shape[1:]) for i in model.inputs] == [(4, 64, 64, 3), (4, 56, 56, 2)]
+    recognizer = Recognizer.load(tmp_path / "weights", names=("lrcn",))
+    assert recognizer.models["lrcn"].spec.motion == spec.motion
+    result = recognizer.recognize(tiny_ucf / "Slow" / "v_Slow_g03_c01.avi").models["lrcn"]
+    np.testing.assert_allclose(result.probabilities.sum(), 1.0, rtol=1e-5)
+
+    flow_model = recognizer.models["lrcn"]
+    other = dataclasses.replace(flow_model, spec=dataclasses.replace(flow_model.spec, motion=None,
+                                                                     sampling=SamplingSpec(8, 2.0, 1.0)))
+    with pytest.raises(ValueError, match="sample frames alike"):
+        Recognizer({"lrcn": flow_model, "other": other})
+
+
+def test_flow_augmentation_mirrors_horizontal_motion():
+    rightwards = np.zeros((4, 56, 56, 2), np.float16)
+    rightwards[..., 0] = 1.0
+    batches = WindowBatches([rightwards], augment_flow, np.array([0]), num_classes=2, num_frames=4, batch_size=1,
+                            samples_per_clip=1, seed=0)
+    directions = {float(np.sign(batches[0][0][..., 0].mean())) for _ in range(20)}
+    assert directions == {-1.0, 1.0}
+    assert batches[0][0].shape == (1, 4, 56, 56, 2) and batches[0][0][..., 1].max() == 0
 
 
 def test_features_are_cached_between_runs(tmp_path: Path, tiny_ucf: Path):
@@ -69,10 +100,9 @@ def test_clip_scores_average_windows_and_report_accuracy():
 
 @pytest.mark.parametrize("mixup", [0.0, 0.4])
 def test_mixup_blends_labels_as_it_blends_windows(mixup: float):
-    clips = [ClipFrames(Clip(Path(f"v_{label}_g01_c01.avi"), label, 1), np.full((6, 32, 32, 3), 100 * i, np.uint8),
-                        np.array([0])) for i, label in enumerate(("A", "B", "C"))]
-    batches = WindowBatches(clips, np.array([0, 1, 2]), num_classes=3, num_frames=4, batch_size=3,
-                            samples_per_clip=1, seed=0, mixup=mixup)
+    clips = [np.full((6, 32, 32, 3), 100 * i, np.uint8) for i in range(3)]
+    batches = WindowBatches(clips, augment_window, np.array([0, 1, 2]), num_classes=3, num_frames=4,
+                            batch_size=3, samples_per_clip=1, seed=0, mixup=mixup)
     x, y = batches[0]
     assert x.shape == (3, 4, 32, 32, 3)
     np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-6)
