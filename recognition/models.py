@@ -10,7 +10,7 @@ between overlapping windows.
   frame-to-frame differences (a cheap motion stream).
   A second, motion stream (the LRCN paper's flow model) runs a small CNN on each
   frame's optical flow (see `recognition.motion`) and its own LSTM; the two
-  streams' logits are averaged (a geometric mean of their probabilities).
+  streams' probabilities are averaged.
 - ConvLSTM (Shi et al.): the same CNN on each frame, its fine-tuned last blocks
   kept as 7x7 feature maps (64 channels), and a ConvLSTM2D layer over the maps
   and their frame-to-frame differences learns space and time together. (On the
@@ -144,21 +144,6 @@ def _conv_bn_relu(x, filters: int):
     return layers.ReLU()(layers.BatchNormalization()(x))
 
 
-def _logits(head: keras.Model) -> keras.Model:
-    """`head` without its final softmax: its last Dense layer copied without the activation.
-
-    Averaging two streams' logits and taking the softmax multiplies their
-    probabilities (a geometric mean): a class both streams find likely wins over
-    one that only a single stream is sure of. On g21-g25 it beat averaging the
-    probabilities (80.3 % against 78.9 %, same trained streams).
-    """
-    classifier = head.layers[-1]
-    copy = layers.Dense(classifier.units, name=f"{head.name}_logits")
-    outputs = copy(classifier.input)
-    copy.set_weights(classifier.get_weights())
-    return keras.Model(head.inputs, outputs, name=f"{head.name}_to_logits")
-
-
 def build_trainable(
     architecture: str, stem: keras.Model, top: keras.Model, num_frames: int, num_classes: int
 ) -> keras.Model:
@@ -194,7 +179,6 @@ def assemble(architecture: str, stem: keras.Model, trainable: keras.Model, num_f
     motion_head = motion_stream.get_layer("motion_sequence_head")
     appearance_input = keras.Input(tuple(vectors.shape[1:]), name="frame_vectors")
     motion_input = keras.Input(tuple(motion_vectors.shape[1:]), name="motion_vectors")
-    logits = layers.Average()([_logits(appearance_head)(appearance_input), _logits(motion_head)(motion_input)])
-    fused = layers.Activation("softmax", name="fused")(logits)
+    fused = layers.Average(name="fused")([appearance_head(appearance_input), motion_head(motion_input)])
     head = keras.Model([appearance_input, motion_input], fused, name="sequence_head")
     return keras.Model([frames, flows], head([vectors, motion_vectors]), name=architecture)

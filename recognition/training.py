@@ -8,7 +8,7 @@ held-out groups, and the best epoch is kept.
 
 With a motion stream (LRCN's default), a second network is then trained from
 scratch on the clips' optical flow (see `recognition.motion`), and the saved
-model fuses the two streams (the softmax of their mean logits).
+model averages the two streams' probabilities.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ ARCHITECTURES = {
     "convlstm": "{cnn} per frame (top blocks fine-tuned, 7x7 maps) -> ConvLSTM2D over maps "
                 "and their differences -> pooling",
 }
-MOTION_ARCHITECTURE = "; fused (geometric mean) with a motion stream: small CNN per optical-flow field -> LSTM"
+MOTION_ARCHITECTURE = "; averaged with a motion stream: small CNN per optical-flow field -> LSTM"
 
 
 @dataclasses.dataclass
@@ -210,13 +210,6 @@ def clip_flows(clips: list[ClipFrames], spec: MotionSpec) -> list[np.ndarray]:
     return flows
 
 
-def geometric_mean(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """Two streams' probabilities fused as the saved model fuses them: the softmax of the mean log-probability."""
-    log_mean = (np.log(np.maximum(first, 1e-12)) + np.log(np.maximum(second, 1e-12))) / 2
-    fused = np.exp(log_mean - log_mean.max(axis=1, keepdims=True))
-    return fused / fused.sum(axis=1, keepdims=True)
-
-
 def clip_scores(window_probabilities: np.ndarray, owners: np.ndarray, count: int) -> np.ndarray:
     """Average the window probabilities of each clip: the video-level answer."""
     scores = np.zeros((count, window_probabilities.shape[1]))
@@ -310,7 +303,7 @@ def train(config: TrainConfig) -> ModelSpec:
         motion_held_out = train_motion_stream(config, motion_stream, train_frames, train_labels,
                                               validation_frames, validation_labels, classes, owners)
         streams["motion"] = _stream_record(motion_held_out.report(), motion_held_out)
-        fused = geometric_mean(held_out.window_probabilities(), motion_held_out.window_probabilities())
+        fused = (held_out.window_probabilities() + motion_held_out.window_probabilities()) / 2
         report = accuracy_report(clip_scores(fused, owners, len(validation_labels)), validation_labels, classes)
         print(f"both streams (clip level): top-1 {report['top1']:.3f}, top-3 {report['top3']:.3f}", flush=True)
 
