@@ -26,7 +26,8 @@ from tests.conftest import WEIGHTS, needs_ucf14, needs_weights, odd_inputs, vali
 pytestmark = [needs_ucf14, needs_weights]
 
 ACTION = "Surfing"
-KEEP_OUTPUTS_S = 15  # longer than any request waits in the queue here, so uploads outlive their wait
+KEEP_OUTPUTS_S = 40  # longer than any request waits in the queue here (20 queued on a busy 2-core machine
+# took over 15 s), so uploads outlive their wait
 REQUEST_TIMEOUT_S = 300
 
 
@@ -138,7 +139,7 @@ def test_disk_use_stays_bounded_across_100_requests(loaded_app: LoadedApp):
     for batch in range(5):
         requests = [("file", str(app.inputs["tiny"]))] * 12 + [("file", str(app.inputs["text"]))] * 8
         outcomes = _run_concurrently(app, requests)
-        assert [status for status, _ in outcomes] == ["ok"] * 12 + ["error"] * 8
+        assert [status for status, _ in outcomes] == ["ok"] * 12 + ["error"] * 8, outcomes
         peak = max(peak, app.bytes_used())
     assert peak < 20e6, f"{peak / 1e6:.1f} MB in the app's temporary folders"
     assert not app.files_left()

@@ -130,7 +130,7 @@ def test_a_truncated_video_is_recognised_over_the_part_that_decodes(recognizer: 
 
 
 @needs_ucf14
-@pytest.mark.parametrize("label", ["Diving", "HandstandPushups", "JumpRope", "TrampolineJumping"])
+@pytest.mark.parametrize("label", ["BodyWeightSquats", "Diving", "HandstandPushups", "JumpRope"])
 def test_real_validation_clip_is_named_right_by_both_models(recognizer: Recognizer, label: str):
     result = recognizer.recognize(validation_clip(label))
     assert {name: m.label for name, m in result.models.items()} == {name: label for name in MODEL_NAMES}
@@ -140,7 +140,7 @@ def test_real_validation_clip_is_named_right_by_both_models(recognizer: Recogniz
 def test_both_models_clear_their_floor_on_held_out_groups(recognizer: Recognizer):
     """Up to four clips per class from groups g21-g25, which neither model trained on.
 
-    Measured on these 53 clips: LRCN 67.9 %, ConvLSTM 64.2 % (on all 213 held-out clips: 69.5 % and 70.0 %).
+    Measured on these 53 clips: LRCN 81.1 %, ConvLSTM 69.8 % (on all 213 held-out clips: 78.9 % and 72.8 %).
     """
     clips = [path for label in sorted(p.name for p in UCF14.iterdir())
              for path in sorted((UCF14 / label).glob("*_g2[1-5]_*.mp4"))[::4][:4]]
@@ -148,7 +148,7 @@ def test_both_models_clear_their_floor_on_held_out_groups(recognizer: Recognizer
     for clip in clips:
         for name, model in recognizer.recognize(clip).models.items():
             correct[name] += model.label == clip.parent.name
-    floors = {"lrcn": 0.62, "convlstm": 0.58}
+    floors = {"lrcn": 0.75, "convlstm": 0.64}
     accuracy = {name: correct[name] / len(clips) for name in MODEL_NAMES}
     assert len(clips) == 53
     assert all(accuracy[name] >= floors[name] for name in MODEL_NAMES), accuracy
