@@ -35,9 +35,10 @@ def predict_on_video(model: keras.Model, spec: ModelSpec, video: Path, output: P
         if not ok:
             break
         resized = cv2.resize(frame, (spec.image_size, spec.image_size))
-        frames.append(cv2.cvtColor(resized, cv2.COLOR_BGR2RGB).astype(np.float32))
+        rgb = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
+        frames.append(rgb.astype(np.float32))
         if tracker is not None:
-            flows.append(tracker.fields(frames[-1][None].astype(np.uint8))[0])
+            flows.append(tracker.fields(rgb[None])[0])
         if len(frames) == frames.maxlen:
             inputs = [np.array(frames)[None]] + ([np.array(flows)[None]] if tracker else [])
             probabilities = model.predict(inputs if tracker else inputs[0], verbose=0)[0]

@@ -7,7 +7,7 @@ between overlapping windows.
 
 - LRCN (Donahue et al.): an ImageNet CNN on each frame (the last blocks fine-tuned),
   pooled to a vector, then an LSTM over the sequence of vectors and their
-  frame-to-frame differences (a cheap motion stream).
+  frame-to-frame differences (a cheap motion cue).
   A second, motion stream (the LRCN paper's flow model) runs a small CNN on each
   frame's optical flow (see `recognition.motion`) and its own LSTM; the two
   streams' probabilities are averaged.

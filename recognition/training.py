@@ -28,10 +28,10 @@ import tensorflow as tf
 from keras import layers
 
 from recognition import dataset, models
-from recognition.motion import MotionSpec, clip_flow
 from recognition.backbones import Backbone, get_backbone
 from recognition.frame_cache import ClipFrames, FrameCache
 from recognition.metadata import ModelSpec, SamplingSpec, metadata_path
+from recognition.motion import MotionSpec, clip_flow
 
 ARCHITECTURES = {
     "lrcn": "{cnn} per frame (top blocks fine-tuned) -> LSTM over features and their differences",
@@ -64,6 +64,10 @@ class TrainConfig:
     motion: MotionSpec = MotionSpec()
     motion_epochs: int = 40
     motion_patience: int = 12
+    motion_batch_size: int = 32
+    motion_samples_per_clip: int = 2
+    motion_learning_rate: float = 1e-3
+    motion_weight_decay: float = 1e-2
     seed: int = 1
     distribute: str = "none"
     max_clips_per_class: int | None = None
@@ -337,11 +341,12 @@ def train_motion_stream(config: TrainConfig, motion_stream: keras.Model, train_f
     train_flows = clip_flows(train_frames, config.motion)
     validation_flows = clip_flows(validation_frames, config.motion)
     num_frames = config.sampling.num_frames
-    batches = WindowBatches(train_flows, augment_flow, train_labels, len(classes), num_frames, batch_size=32,
-                            samples_per_clip=2, seed=config.seed)
+    batches = WindowBatches(train_flows, augment_flow, train_labels, len(classes), num_frames,
+                            config.motion_batch_size, config.motion_samples_per_clip, config.seed)
     motion_stream.compile(
         optimizer=keras.optimizers.AdamW(
-            keras.optimizers.schedules.CosineDecay(1e-3, config.motion_epochs * len(batches)), weight_decay=1e-2),
+            keras.optimizers.schedules.CosineDecay(config.motion_learning_rate, config.motion_epochs * len(batches)),
+            weight_decay=config.motion_weight_decay),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
     )
@@ -389,7 +394,11 @@ def _training_record(config: TrainConfig, backbone: Backbone, clips, train_frame
             "samples_per_clip": config.samples_per_clip, "learning_rate": config.learning_rate,
             "weight_decay": config.weight_decay, "label_smoothing": config.label_smoothing,
             "mixup": config.mixup, "backbone": config.backbone, "motion_stream": config.motion_stream,
-            "motion_epochs": config.motion_epochs,
+            "motion_epochs": config.motion_epochs, "motion_patience": config.motion_patience,
+            "motion_batch_size": config.motion_batch_size,
+            "motion_samples_per_clip": config.motion_samples_per_clip,
+            "motion_learning_rate": config.motion_learning_rate,
+            "motion_weight_decay": config.motion_weight_decay,
             "seed": config.seed, "distribute": config.distribute,
         },
         "backbone": backbone.description,
