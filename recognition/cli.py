@@ -104,6 +104,7 @@ def _train(args: argparse.Namespace) -> int:
         mixup=args.mixup,
         motion_stream=args.model == "lrcn" if args.motion_stream is None else args.motion_stream,
         motion_epochs=args.motion_epochs,
+        members=(2 if args.model == "lrcn" else 1) if args.members is None else args.members,
         learning_rate=args.learning_rate,
         seed=args.seed,
         distribute=args.distribute,
@@ -157,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--motion-stream", action=argparse.BooleanOptionalAction,
                        help="also train an optical-flow stream and average it in (default: on for lrcn)")
     train.add_argument("--motion-epochs", type=int, default=40)
+    train.add_argument("--members", type=int,
+                       help="train this many copies with seeds seed, seed+1, ... and fuse them (default: 2 for lrcn)")
     train.add_argument("--learning-rate", type=float, default=3e-4)
     train.add_argument("--seed", type=int, default=1)
     train.add_argument("--distribute", choices=["none", "mirrored", "multi-worker"], default="none")

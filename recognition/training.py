@@ -7,8 +7,9 @@ the frozen ImageNet stem. Early stopping watches clip-level accuracy on whole
 held-out groups, and the best epoch is kept.
 
 With a motion stream (LRCN's default), a second network is then trained from
-scratch on the clips' optical flow (see `recognition.motion`), and the saved
-model averages the two streams' probabilities.
+scratch on the clips' optical flow (see `recognition.motion`). With several
+members (LRCN's default is two), all of that is repeated with the next seed,
+and the saved model fuses every stream of every member (see `models.assemble`).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class TrainConfig:
     motion_samples_per_clip: int = 2
     motion_learning_rate: float = 1e-3
     motion_weight_decay: float = 1e-2
+    members: int = 1
     seed: int = 1
     distribute: str = "none"
     max_clips_per_class: int | None = None
@@ -214,6 +216,13 @@ def clip_flows(clips: list[ClipFrames], spec: MotionSpec) -> list[np.ndarray]:
     return flows
 
 
+def geometric_mean(probabilities: list[np.ndarray]) -> np.ndarray:
+    """Streams' probabilities fused as the saved model fuses them: the softmax of their mean log-probability."""
+    log_mean = np.mean([np.log(np.maximum(p, 1e-12)) for p in probabilities], axis=0)
+    fused = np.exp(log_mean - log_mean.max(axis=1, keepdims=True))
+    return fused / fused.sum(axis=1, keepdims=True)
+
+
 def clip_scores(window_probabilities: np.ndarray, owners: np.ndarray, count: int) -> np.ndarray:
     """Average the window probabilities of each clip: the video-level answer."""
     scores = np.zeros((count, window_probabilities.shape[1]))
@@ -261,25 +270,14 @@ def train(config: TrainConfig) -> ModelSpec:
     train_clips, validation_clips = dataset.split_by_group(clips, validation_groups)
     if not train_clips or not validation_clips:
         raise ValueError("the group split left no training or no validation clips")
+    if config.members < 1:
+        raise ValueError(f"members must be at least 1, not {config.members}")
     print(f"{config.architecture}: {len(classes)} classes, {len(train_clips)} training clips, "
           f"{len(validation_clips)} validation clips (groups {list(validation_groups)})", flush=True)
 
     strategy = make_strategy(config.distribute)
     with strategy.scope():
-        stem, top = models.split_backbone(backbone, config.image_size, config.backbone_weights)
-        trainable = models.build_trainable(
-            config.architecture, stem, top, config.sampling.num_frames, len(classes))
-        frames = keras.Input((config.sampling.num_frames, config.image_size, config.image_size, 3))
-        trainer = keras.Model(frames, trainable(layers.TimeDistributed(stem)(frames)))
-        steps = config.epochs * math.ceil(len(train_clips) * config.samples_per_clip / config.batch_size)
-        trainer.compile(
-            optimizer=keras.optimizers.AdamW(
-                keras.optimizers.schedules.CosineDecay(config.learning_rate, steps),
-                weight_decay=config.weight_decay),
-            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-        )
-
+        stem, _ = models.split_backbone(backbone, config.image_size, config.backbone_weights)
     cache = FrameCache(config.cache_dir, config.sampling, config.image_size)
     print("decoding clips (cached after the first run)", flush=True)
     train_frames = cache.load(train_clips)
@@ -288,41 +286,58 @@ def train(config: TrainConfig) -> ModelSpec:
     train_labels = np.array([index[f.clip.label] for f in train_frames])
     validation_labels = np.array([index[f.clip.label] for f in validation_frames])
     windows, owners = stem_windows(stem, validation_frames, config.sampling.num_frames)
-    held_out = HeldOutGroups(trainable, windows, owners, validation_labels, classes, config.patience)
+    flows = (clip_flows(train_frames, config.motion), clip_flows(validation_frames, config.motion)) \
+        if config.motion_stream else None
 
-    batches = WindowBatches([f.frames for f in train_frames], augment_window, train_labels, len(classes),
-                            config.sampling.num_frames, config.batch_size, config.samples_per_clip, config.seed,
-                            config.mixup)
-    trainer.fit(batches, epochs=config.epochs, callbacks=[held_out], verbose=config.verbose)
-    report = held_out.report()
-    print(f"validation (clip level, groups {list(validation_groups)}): "
-          f"top-1 {report['top1']:.3f}, top-3 {report['top3']:.3f}", flush=True)
-    streams = {"appearance": _stream_record(report, held_out)}
-
-    motion_stream = None
-    if config.motion_stream:
+    trainables, motion_streams, trackers, records = [], [], [], []
+    for member in range(config.members):
+        seed = config.seed + member
+        if config.members > 1:
+            print(f"member {member + 1} of {config.members} (seed {seed})", flush=True)
+        keras.utils.set_random_seed(seed)
         with strategy.scope():
-            motion_stream = models.build_motion_stream(
-                config.sampling.num_frames, config.motion.field_size, len(classes))
-        motion_held_out = train_motion_stream(config, motion_stream, train_frames, train_labels,
-                                              validation_frames, validation_labels, classes, owners)
-        streams["motion"] = _stream_record(motion_held_out.report(), motion_held_out)
-        fused = (held_out.window_probabilities() + motion_held_out.window_probabilities()) / 2
-        report = accuracy_report(clip_scores(fused, owners, len(validation_labels)), validation_labels, classes)
-        print(f"both streams (clip level): top-1 {report['top1']:.3f}, top-3 {report['top3']:.3f}", flush=True)
+            _, top = models.split_backbone(backbone, config.image_size, config.backbone_weights)
+            trainable = models.build_trainable(
+                config.architecture, stem, top, config.sampling.num_frames, len(classes))
+        held_out = HeldOutGroups(trainable, windows, owners, validation_labels, classes, config.patience)
+        batches = WindowBatches([f.frames for f in train_frames], augment_window, train_labels, len(classes),
+                                config.sampling.num_frames, config.batch_size, config.samples_per_clip, seed,
+                                config.mixup)
+        fit_appearance_stream(config, strategy, stem, trainable, batches, held_out)
+        trainables.append(trainable)
+        trackers.append(held_out)
+        records.append({"seed": seed, "appearance": _stream_record(held_out.report(), held_out)})
+        if flows is not None:
+            with strategy.scope():
+                motion_stream = models.build_motion_stream(
+                    config.sampling.num_frames, config.motion.field_size, len(classes))
+            motion_held_out = train_motion_stream(config, seed, motion_stream, flows, train_frames, train_labels,
+                                                  validation_frames, validation_labels, classes, owners)
+            motion_streams.append(motion_stream)
+            trackers.append(motion_held_out)
+            records[-1]["motion"] = _stream_record(motion_held_out.report(), motion_held_out)
 
-    model = models.assemble(config.architecture, stem, trainable, config.sampling.num_frames, motion_stream)
+    fused = geometric_mean([tracker.window_probabilities() for tracker in trackers])
+    report = accuracy_report(clip_scores(fused, owners, len(validation_labels)), validation_labels, classes)
+    print(f"validation (clip level, groups {list(validation_groups)}, all streams): "
+          f"top-1 {report['top1']:.3f}, top-3 {report['top3']:.3f}", flush=True)
+
+    model = models.assemble(config.architecture, stem, trainables, config.sampling.num_frames, motion_streams)
     architecture = ARCHITECTURES[config.architecture].format(cnn=backbone.name)
+    if motion_streams:
+        architecture += MOTION_ARCHITECTURE
+    if config.members > 1:
+        architecture = f"{config.members} members, each " + architecture + "; their logits averaged"
     spec = ModelSpec(
         name=config.architecture,
-        architecture=architecture + (MOTION_ARCHITECTURE if motion_stream else ""),
+        architecture=architecture,
         classes=classes,
         image_size=config.image_size,
         sampling=config.sampling,
         preprocessing=backbone.preprocessing,
         training=_training_record(config, backbone, clips, train_frames, validation_groups, report,
-                                  held_out, streams, time.monotonic() - started),
-        motion=config.motion if motion_stream else None,
+                                  records, time.monotonic() - started),
+        motion=config.motion if motion_streams else None,
     )
     config.out_dir.mkdir(parents=True, exist_ok=True)
     model_path = config.out_dir / f"{config.architecture}.keras"
@@ -332,17 +347,33 @@ def train(config: TrainConfig) -> ModelSpec:
     return spec
 
 
-def train_motion_stream(config: TrainConfig, motion_stream: keras.Model, train_frames: list[ClipFrames],
+def fit_appearance_stream(config: TrainConfig, strategy: tf.distribute.Strategy, stem: keras.Model,
+                          trainable: keras.Model, batches: WindowBatches, held_out: HeldOutGroups) -> None:
+    """Fit everything above the frozen stem on augmented frame windows (best held-out epoch restored)."""
+    with strategy.scope():
+        frames = keras.Input((config.sampling.num_frames, config.image_size, config.image_size, 3))
+        trainer = keras.Model(frames, trainable(layers.TimeDistributed(stem)(frames)))
+        trainer.compile(
+            optimizer=keras.optimizers.AdamW(
+                keras.optimizers.schedules.CosineDecay(config.learning_rate, config.epochs * len(batches)),
+                weight_decay=config.weight_decay),
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+        )
+    print("appearance stream", flush=True)
+    trainer.fit(batches, epochs=config.epochs, callbacks=[held_out], verbose=config.verbose)
+
+
+def train_motion_stream(config: TrainConfig, seed: int, motion_stream: keras.Model,
+                        flows: tuple[list[np.ndarray], list[np.ndarray]], train_frames: list[ClipFrames],
                         train_labels: np.ndarray, validation_frames: list[ClipFrames],
                         validation_labels: np.ndarray, classes: tuple[str, ...],
                         owners: np.ndarray) -> HeldOutGroups:
-    """Fit the motion stream on the clips' flow; returns its held-out tracker (best epoch restored)."""
-    print("optical flow of the training and validation clips", flush=True)
-    train_flows = clip_flows(train_frames, config.motion)
-    validation_flows = clip_flows(validation_frames, config.motion)
+    """Fit the motion stream on the clips' flow (training, validation); returns its held-out tracker."""
+    train_flows, validation_flows = flows
     num_frames = config.sampling.num_frames
     batches = WindowBatches(train_flows, augment_flow, train_labels, len(classes), num_frames,
-                            config.motion_batch_size, config.motion_samples_per_clip, config.seed)
+                            config.motion_batch_size, config.motion_samples_per_clip, seed)
     motion_stream.compile(
         optimizer=keras.optimizers.AdamW(
             keras.optimizers.schedules.CosineDecay(config.motion_learning_rate, config.motion_epochs * len(batches)),
@@ -377,7 +408,7 @@ def _spread(clips: list[dataset.Clip], groups: list[int], count: int) -> list[da
 
 
 def _training_record(config: TrainConfig, backbone: Backbone, clips, train_frames, validation_groups, report,
-                     held_out: HeldOutGroups, streams: dict, seconds: float) -> dict:
+                     members: list[dict], seconds: float) -> dict:
     return {
         "data": str(config.data_dir),
         "clips": len(clips),
@@ -385,10 +416,7 @@ def _training_record(config: TrainConfig, backbone: Backbone, clips, train_frame
         "training_groups": sorted({f.clip.group for f in train_frames}),
         "validation_groups": list(validation_groups),
         "validation": report,
-        "epochs_run": len(held_out.history),
-        "best_epoch": held_out.best_epoch,
-        "held_out_accuracy_per_epoch": [round(a, 4) for a in held_out.history],
-        "streams": streams,
+        "members": members,
         "hyperparameters": {
             "epochs": config.epochs, "patience": config.patience, "batch_size": config.batch_size,
             "samples_per_clip": config.samples_per_clip, "learning_rate": config.learning_rate,
@@ -399,7 +427,7 @@ def _training_record(config: TrainConfig, backbone: Backbone, clips, train_frame
             "motion_samples_per_clip": config.motion_samples_per_clip,
             "motion_learning_rate": config.motion_learning_rate,
             "motion_weight_decay": config.motion_weight_decay,
-            "seed": config.seed, "distribute": config.distribute,
+            "members": config.members, "seed": config.seed, "distribute": config.distribute,
         },
         "backbone": backbone.description,
         "backbone_weights": _stem_id(config.backbone_weights),

@@ -1,29 +1,66 @@
-"""The architectures' wiring: the assembled two-stream LRCN fuses its streams as training measured them."""
+"""The architectures' wiring: an assembled model fuses its streams and members as training measured them."""
 
 import keras
 import numpy as np
+import pytest
 
 from recognition import models
 from recognition.backbones import get_backbone
+from recognition.training import geometric_mean
+
+FRAMES, CLASSES = 4, 3
 
 
-def test_two_stream_lrcn_averages_its_streams():
-    stem, top = models.split_backbone(get_backbone("mobilenet_v2_0.5"), 64, None)
-    appearance = models.build_trainable("lrcn", stem, top, num_frames=4, num_classes=3)
-    motion = models.build_motion_stream(num_frames=4, field_size=56, num_classes=3)
-    model = models.assemble("lrcn", stem, appearance, 4, motion)
+@pytest.fixture(scope="module")
+def stem_and_backbone():
+    backbone = get_backbone("mobilenet_v2_0.5")
+    stem, _ = models.split_backbone(backbone, 64, None)
+    return stem, backbone
 
+
+def appearance_stream(stem_and_backbone, architecture: str = "lrcn") -> keras.Model:
+    stem, backbone = stem_and_backbone
+    _, top = models.split_backbone(backbone, 64, None)
+    return models.build_trainable(architecture, stem, top, FRAMES, CLASSES)
+
+
+def stem_features(stem: keras.Model, frames: np.ndarray):
+    return keras.ops.stack([stem(frames[:, t]) for t in range(FRAMES)], axis=1)
+
+
+def random_inputs():
     rng = np.random.default_rng(0)
-    frames = rng.uniform(0, 255, (2, 4, 64, 64, 3)).astype(np.float32)
-    flows = rng.normal(0, 2, (2, 4, 56, 56, 2)).astype(np.float32)
-    features = keras.ops.stack([stem(frames[:, t]) for t in range(4)], axis=1)
-    expected = (np.asarray(appearance(features)) + np.asarray(motion(flows))) / 2
-    np.testing.assert_allclose(np.asarray(model([frames, flows])), expected, atol=1e-5)
+    frames = rng.uniform(0, 255, (2, FRAMES, 64, 64, 3)).astype(np.float32)
+    flows = rng.normal(0, 2, (2, FRAMES, 56, 56, 2)).astype(np.float32)
+    return frames, flows
+
+
+def test_two_members_with_two_streams_fuse_all_four(stem_and_backbone):
+    stem, _ = stem_and_backbone
+    appearances = [appearance_stream(stem_and_backbone) for _ in range(2)]
+    motions = [models.build_motion_stream(FRAMES, 56, CLASSES) for _ in range(2)]
+    model = models.assemble("lrcn", stem, appearances, FRAMES, motions)
+
+    frames, flows = random_inputs()
+    features = stem_features(stem, frames)
+    streams = [np.asarray(a(features)) for a in appearances] + [np.asarray(m(flows)) for m in motions]
+    np.testing.assert_allclose(np.asarray(model([frames, flows])), geometric_mean(streams), atol=1e-5)
     assert [layer.name for layer in model.layers if "encoder" in layer.name] == ["frame_encoder", "motion_encoder"]
 
 
-def test_one_stream_model_takes_frames_only():
-    stem, top = models.split_backbone(get_backbone("mobilenet_v2_0.5"), 64, None)
-    convlstm = models.build_trainable("convlstm", stem, top, num_frames=4, num_classes=3)
-    model = models.assemble("convlstm", stem, convlstm, 4)
-    assert len(model.inputs) == 1 and tuple(model.output.shape) == (None, 3)
+def test_members_without_motion_fuse_their_feature_maps(stem_and_backbone):
+    stem, _ = stem_and_backbone
+    members = [appearance_stream(stem_and_backbone, "convlstm") for _ in range(2)]
+    model = models.assemble("convlstm", stem, members, FRAMES)
+
+    frames, _ = random_inputs()
+    features = stem_features(stem, frames)
+    expected = geometric_mean([np.asarray(m(features)) for m in members])
+    np.testing.assert_allclose(np.asarray(model(frames)), expected, atol=1e-5)
+
+
+def test_one_stream_model_takes_frames_only(stem_and_backbone):
+    stem, _ = stem_and_backbone
+    model = models.assemble("convlstm", stem, [appearance_stream(stem_and_backbone, "convlstm")], FRAMES)
+    assert len(model.inputs) == 1 and tuple(model.output.shape) == (None, CLASSES)
+    assert model.get_layer("sequence_head").name == "sequence_head"

@@ -34,7 +34,7 @@ def config(tmp_path: Path, data: Path, architecture: str, **extra) -> TrainConfi
 @pytest.mark.parametrize("architecture", ["lrcn", "convlstm"])
 def test_one_epoch_trains_saves_and_reloads(tmp_path: Path, tiny_ucf: Path, architecture: str):
     spec = train(config(tmp_path, tiny_ucf, architecture))
-    assert spec.motion is None and list(spec.training["streams"]) == ["appearance"]
+    assert spec.motion is None and [list(m) for m in spec.training["members"]] == [["seed", "appearance"]]
     assert spec.classes == ("Fast", "Slow")
     assert spec.training["validation_groups"] == [3] and spec.training["training_groups"] == [1, 2]
     assert (tmp_path / "weights" / f"{architecture}.keras").exists()
@@ -45,11 +45,12 @@ def test_one_epoch_trains_saves_and_reloads(tmp_path: Path, tiny_ucf: Path, arch
     assert recognizer.specs[architecture].sampling == SAMPLING
 
 
-def test_motion_stream_is_trained_saved_and_used(tmp_path: Path, tiny_ucf: Path):
-    spec = train(config(tmp_path, tiny_ucf, "lrcn", motion_stream=True, motion_epochs=2))
-    assert spec.motion is not None and "motion stream" in spec.architecture
-    streams = spec.training["streams"]
-    assert set(streams) == {"appearance", "motion"} and len(streams["motion"]["held_out_accuracy_per_epoch"]) == 2
+def test_two_members_with_motion_streams_are_trained_saved_and_used(tmp_path: Path, tiny_ucf: Path):
+    spec = train(config(tmp_path, tiny_ucf, "lrcn", motion_stream=True, motion_epochs=2, members=2, seed=5))
+    assert spec.motion is not None and "motion stream" in spec.architecture and "2 members" in spec.architecture
+    members = spec.training["members"]
+    assert [m["seed"] for m in members] == [5, 6]
+    assert all(len(m["motion"]["held_out_accuracy_per_epoch"]) == 2 for m in members)
 
     model = keras.saving.load_model(tmp_path / "weights" / "lrcn.keras", compile=False)
     assert [tuple(i.shape[1:]) for i in model.inputs] == [(4, 64, 64, 3), (4, 56, 56, 2)]
