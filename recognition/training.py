@@ -353,13 +353,8 @@ def fit_appearance_stream(config: TrainConfig, strategy: tf.distribute.Strategy,
     with strategy.scope():
         frames = keras.Input((config.sampling.num_frames, config.image_size, config.image_size, 3))
         trainer = keras.Model(frames, trainable(layers.TimeDistributed(stem)(frames)))
-        trainer.compile(
-            optimizer=keras.optimizers.AdamW(
-                keras.optimizers.schedules.CosineDecay(config.learning_rate, config.epochs * len(batches)),
-                weight_decay=config.weight_decay),
-            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-        )
+        _compile(trainer, config.learning_rate, config.epochs * len(batches), config.weight_decay,
+                 config.label_smoothing)
     print("appearance stream", flush=True)
     trainer.fit(batches, epochs=config.epochs, callbacks=[held_out], verbose=config.verbose)
 
@@ -374,18 +369,24 @@ def train_motion_stream(config: TrainConfig, seed: int, motion_stream: keras.Mod
     num_frames = config.sampling.num_frames
     batches = WindowBatches(train_flows, augment_flow, train_labels, len(classes), num_frames,
                             config.motion_batch_size, config.motion_samples_per_clip, seed)
-    motion_stream.compile(
-        optimizer=keras.optimizers.AdamW(
-            keras.optimizers.schedules.CosineDecay(config.motion_learning_rate, config.motion_epochs * len(batches)),
-            weight_decay=config.motion_weight_decay),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-    )
+    _compile(motion_stream, config.motion_learning_rate, config.motion_epochs * len(batches),
+             config.motion_weight_decay, config.label_smoothing)
     held_out = HeldOutGroups(motion_stream, flow_windows(validation_flows, validation_frames, num_frames), owners,
                              validation_labels, classes, config.motion_patience)
     print("motion stream", flush=True)
     motion_stream.fit(batches, epochs=config.motion_epochs, callbacks=[held_out], verbose=config.verbose)
     return held_out
+
+
+def _compile(model: keras.Model, learning_rate: float, steps: int, weight_decay: float,
+             label_smoothing: float) -> None:
+    """AdamW with its learning rate on a cosine decay over `steps`, and label-smoothed cross-entropy."""
+    model.compile(
+        optimizer=keras.optimizers.AdamW(keras.optimizers.schedules.CosineDecay(learning_rate, steps),
+                                         weight_decay=weight_decay),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
 
 
 def _stream_record(report: dict, held_out: HeldOutGroups) -> dict:
