@@ -39,7 +39,7 @@ ARCHITECTURES = {
     "convlstm": "{cnn} per frame (top blocks fine-tuned, 7x7 maps) -> ConvLSTM2D over maps "
                 "and their differences -> pooling",
 }
-MOTION_ARCHITECTURE = "; averaged with a motion stream: small CNN per optical-flow field -> LSTM"
+MOTION_ARCHITECTURE = ", plus a motion stream: small CNN per optical-flow field -> LSTM"
 
 
 @dataclasses.dataclass
@@ -150,7 +150,8 @@ class HeldOutGroups(keras.callbacks.Callback):
     """Clip-level accuracy on the validation groups after each epoch; keeps the best weights.
 
     The frozen stem's output for the validation windows is computed once, so each
-    check only runs the trained layers.
+    check only runs the trained layers. The best epoch's window probabilities are
+    kept with its weights, for the report and the fusion of streams after training.
     """
 
     def __init__(self, trainable: keras.Model, windows: np.ndarray, owners: np.ndarray, labels: np.ndarray,
@@ -159,24 +160,27 @@ class HeldOutGroups(keras.callbacks.Callback):
         self.trainable, self.windows, self.owners = trainable, windows, owners
         self.labels, self.classes, self.patience = labels, classes, patience
         self.best_accuracy, self.best_epoch, self.best_weights = -1.0, 0, None
+        self.best_probabilities: np.ndarray | None = None
         self.history: list[float] = []
 
-    def window_probabilities(self) -> np.ndarray:
-        return self.trainable.predict(self.windows, batch_size=32, verbose=0)
-
     def report(self) -> dict:
-        scores = clip_scores(self.window_probabilities(), self.owners, len(self.labels))
+        """Accuracy of the best epoch so far."""
+        return self._report(self.best_probabilities)
+
+    def _report(self, window_probabilities: np.ndarray) -> dict:
+        scores = clip_scores(window_probabilities, self.owners, len(self.labels))
         return accuracy_report(scores, self.labels, self.classes)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        accuracy = self.report()["top1"]
+        probabilities = self.trainable.predict(self.windows, batch_size=32, verbose=0)
+        accuracy = self._report(probabilities)["top1"]
         self.history.append(accuracy)
         if logs is not None:
             logs["val_clip_accuracy"] = accuracy
         print(f"  epoch {epoch + 1}: held-out clip accuracy {accuracy:.3f}", flush=True)
         if accuracy > self.best_accuracy:
             self.best_accuracy, self.best_epoch = accuracy, epoch + 1
-            self.best_weights = self.trainable.get_weights()
+            self.best_weights, self.best_probabilities = self.trainable.get_weights(), probabilities
         elif epoch + 1 - self.best_epoch >= self.patience:
             self.model.stop_training = True
 
@@ -214,6 +218,16 @@ def clip_flows(clips: list[ClipFrames], spec: MotionSpec) -> list[np.ndarray]:
         if number % 100 == 0 or number == len(clips):
             print(f"  optical flow of {number}/{len(clips)} clips ({time.monotonic() - started:.0f} s)", flush=True)
     return flows
+
+
+def describe(architecture: str, backbone: Backbone, members: int, motion_stream: bool) -> str:
+    """The architecture in words, for the metadata (the app shows it under *About the models*)."""
+    words = ARCHITECTURES[architecture].format(cnn=backbone.name) + (MOTION_ARCHITECTURE if motion_stream else "")
+    if members > 1:
+        words = f"{members} members, each: {words}"
+    if members > 1 or motion_stream:
+        words += "; all streams fused by their mean logits"
+    return words
 
 
 def geometric_mean(probabilities: list[np.ndarray]) -> np.ndarray:
@@ -306,7 +320,7 @@ def train(config: TrainConfig) -> ModelSpec:
         fit_appearance_stream(config, strategy, stem, trainable, batches, held_out)
         trainables.append(trainable)
         trackers.append(held_out)
-        records.append({"seed": seed, "appearance": _stream_record(held_out.report(), held_out)})
+        records.append({"seed": seed, "appearance": _stream_record(held_out)})
         if flows is not None:
             with strategy.scope():
                 motion_stream = models.build_motion_stream(
@@ -315,22 +329,17 @@ def train(config: TrainConfig) -> ModelSpec:
                                                   validation_frames, validation_labels, classes, owners)
             motion_streams.append(motion_stream)
             trackers.append(motion_held_out)
-            records[-1]["motion"] = _stream_record(motion_held_out.report(), motion_held_out)
+            records[-1]["motion"] = _stream_record(motion_held_out)
 
-    fused = geometric_mean([tracker.window_probabilities() for tracker in trackers])
+    fused = geometric_mean([tracker.best_probabilities for tracker in trackers])
     report = accuracy_report(clip_scores(fused, owners, len(validation_labels)), validation_labels, classes)
     print(f"validation (clip level, groups {list(validation_groups)}, all streams): "
           f"top-1 {report['top1']:.3f}, top-3 {report['top3']:.3f}", flush=True)
 
     model = models.assemble(config.architecture, stem, trainables, config.sampling.num_frames, motion_streams)
-    architecture = ARCHITECTURES[config.architecture].format(cnn=backbone.name)
-    if motion_streams:
-        architecture += MOTION_ARCHITECTURE
-    if config.members > 1:
-        architecture = f"{config.members} members, each " + architecture + "; their logits averaged"
     spec = ModelSpec(
         name=config.architecture,
-        architecture=architecture,
+        architecture=describe(config.architecture, backbone, config.members, bool(motion_streams)),
         classes=classes,
         image_size=config.image_size,
         sampling=config.sampling,
@@ -389,7 +398,8 @@ def _compile(model: keras.Model, learning_rate: float, steps: int, weight_decay:
     )
 
 
-def _stream_record(report: dict, held_out: HeldOutGroups) -> dict:
+def _stream_record(held_out: HeldOutGroups) -> dict:
+    report = held_out.report()
     return {"top1": report["top1"], "top3": report["top3"], "best_epoch": held_out.best_epoch,
             "held_out_accuracy_per_epoch": [round(a, 4) for a in held_out.history]}
 

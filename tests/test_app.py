@@ -20,11 +20,10 @@ from gradio_client.exceptions import AppError
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.app_server import serving_app, serving_folder
-from tests.conftest import ROOT, UCF14, WEIGHTS, validation_clip
+from tests.conftest import CONFIDENT_ACTION as ACTION, ROOT, UCF14, WEIGHTS, validation_clip
 
 APP_WEIGHTS = Path(os.environ.get("ACTION_LENS_WEIGHTS", WEIGHTS))
 CHROMIUM = "/usr/bin/chromium"
-ACTION = "Surfing"  # its first validation clip is recognised by both models, confidently
 RESULT_TIMEOUT_MS = 120_000
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 

@@ -21,11 +21,11 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from tests.app_server import serving_app, serving_folder
-from tests.conftest import WEIGHTS, needs_ucf14, needs_weights, odd_inputs, validation_clip, write_clip
+from tests.conftest import (CONFIDENT_ACTION as ACTION, WEIGHTS, needs_ucf14, needs_weights, odd_inputs,
+                            validation_clip, write_clip)
 
 pytestmark = [needs_ucf14, needs_weights]
 
-ACTION = "Surfing"
 KEEP_OUTPUTS_S = 40  # longer than any request waits in the queue here (20 queued on a busy 2-core machine
 # took over 15 s), so uploads outlive their wait
 REQUEST_TIMEOUT_S = 300
