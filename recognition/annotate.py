@@ -41,26 +41,38 @@ def output_size(width: int, height: int, max_size: tuple[int, int] = MAX_OUTPUT_
 
 
 def draw_overlay(frame: np.ndarray, model: str, top3: list[tuple[str, float]]) -> None:
-    """Draw the model name, top label with confidence, and a small top-3 bar chart, in place."""
+    """Draw the model name, top label with confidence, and a small top-3 bar chart, in place.
+
+    Sizes follow the frame's width, so the overlay reads the same in the page
+    whatever the video's resolution (the app shows every video at about the same width).
+    """
     height, width = frame.shape[:2]
-    scale = max(0.35, min(width, height) / 600)
-    line = int(26 * scale) + 4
-    box_w, box_h = min(width, int(300 * scale) + 12), min(height, line * 5)
+    scale = max(0.3, width / 640)
+    pad, thick = max(3, round(8 * scale)), max(1, round(1.6 * scale))
+    label, confidence = top3[0]
+    lines = [(model.upper(), 0.6 * scale, _ACCENT), (f"{label} {confidence:.0%}", 0.9 * scale, _WHITE)]
+    bars = [(f"{name} {probability:.0%}", probability) for name, probability in top3]
+    bar_font = 0.65 * scale
+    line_sizes = [cv2.getTextSize(text, _FONT, font, thick)[0] for text, font, _ in lines]
+    bar_text_w, bar_text_h = map(max, zip(*(cv2.getTextSize(text, _FONT, bar_font, thick)[0] for text, _ in bars)))
+    bar_h = bar_text_h + pad
+    box_w = min(width, max(max(w for w, _ in line_sizes), bar_text_w + pad) + 2 * pad)
+    box_h = min(height, sum(h + pad for _, h in line_sizes) + len(bars) * (bar_h + pad // 2) + pad)
     region = frame[:box_h, :box_w]
     region[:] = (region * 0.35).astype(np.uint8)
-    thick = max(1, int(round(scale * 2)))
-    label, confidence = top3[0]
-    cv2.putText(frame, model.upper(), (6, line - 6), _FONT, scale * 0.6, _ACCENT, thick, cv2.LINE_AA)
-    cv2.putText(frame, f"{label} {confidence:.0%}", (6, 2 * line - 4), _FONT, scale * 0.8, _WHITE, thick,
-                cv2.LINE_AA)
-    bar_left, bar_right = 6, box_w - 8
-    for rank, (name, probability) in enumerate(top3):
-        y = (2 + rank) * line + 2
-        cv2.rectangle(frame, (bar_left, y), (bar_right, y + line - 8), _TRACK, -1)
-        cv2.rectangle(frame, (bar_left, y), (bar_left + int((bar_right - bar_left) * probability), y + line - 8),
-                      _ACCENT, -1)
-        cv2.putText(frame, f"{name} {probability:.0%}", (bar_left + 3, y + line - 12), _FONT, scale * 0.5,
-                    _WHITE, max(1, thick - 1), cv2.LINE_AA)
+
+    y = pad
+    for (text, font, colour), (_, text_h) in zip(lines, line_sizes):
+        y += text_h
+        cv2.putText(frame, text, (pad, y), _FONT, font, colour, thick, cv2.LINE_AA)
+        y += pad
+    for text, probability in bars:
+        right = box_w - pad
+        cv2.rectangle(frame, (pad, y), (right, y + bar_h), _TRACK, -1)
+        cv2.rectangle(frame, (pad, y), (pad + int((right - pad) * probability), y + bar_h), _ACCENT, -1)
+        cv2.putText(frame, text, (pad + pad // 2, y + (bar_h + bar_text_h) // 2), _FONT, bar_font, _WHITE, thick,
+                    cv2.LINE_AA)
+        y += bar_h + pad // 2
 
 
 def _top3_per_window(result: ModelResult) -> list[list[tuple[str, float]]]:

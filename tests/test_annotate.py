@@ -32,6 +32,16 @@ def test_overlay_draws_on_the_top_left_only():
     assert (frame[200:, 200:] == 128).all()
 
 
+@pytest.mark.parametrize("size", [(240, 320), (480, 854), (120, 160)])
+def test_overlay_covers_the_same_share_of_any_frame(size: tuple[int, int]):
+    """The app shows every video at about the same width, so the overlay scales with the frame to stay legible."""
+    frame = np.full((*size, 3), 128, np.uint8)
+    draw_overlay(frame, "convlstm", [("HandstandPushups", 0.55), ("PushUps", 0.3), ("WallPushups", 0.1)])
+    rows, columns = np.nonzero((frame != 128).any(axis=-1))
+    assert 0.35 < (columns.max() + 1) / size[1] < 0.6
+    assert 0.3 < (rows.max() + 1) / size[0] < 0.6
+
+
 def test_annotated_videos_play_in_a_browser(synthetic_clip: Path, tmp_path: Path):
     windows = [(0.0, 3.0)]
     results = {
