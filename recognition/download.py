@@ -6,13 +6,13 @@
 
 Everything the user controls is the URL: the options, the format and the output
 template are fixed here. Links to local or private addresses are refused before
-the first request, on every request yt-dlp makes and on every redirect
-(see `url_guard`). We ask for one progressive file of at most 480p (the
-models see 224 px), so no merging and no system ffmpeg are needed. The caps are
-checked three times: on the metadata before anything is downloaded, by yt-dlp
-while downloading (`match_filter`, `max_filesize`, a byte counter for servers
-that send no length), and on the file itself, since direct links carry no
-duration. Every failure becomes a `DownloadRefused` whose message is one
+the first request, on every request yt-dlp makes, on every redirect, and on
+every socket it connects (see `url_guard`). We ask for one progressive file of
+at most 480p (the models see 224 px), so no merging and no system ffmpeg are
+needed. The caps are checked three times: on the metadata before anything is
+downloaded, by yt-dlp while downloading (`match_filter`, `max_filesize`, a byte
+counter for servers that send no length), and on the file itself, since direct
+links carry no duration. Every failure becomes a `DownloadRefused` whose message is one
 sentence a user can act on.
 """
 
@@ -229,6 +229,8 @@ def explain(error: BaseException) -> str:
     causes = list(_causes(error))
     if refused := [cause for cause in causes if isinstance(cause, _AddressRefused)]:
         return refused[0].msg
+    if forbidden := [cause for cause in causes if isinstance(cause, url_guard.ConnectionForbidden)]:
+        return str(forbidden[0])
     text = " ".join(str(cause) for cause in causes).lower()
     for markers, message in _SITE_REFUSALS:
         if any(marker in text for marker in markers):
@@ -277,7 +279,8 @@ def download(url: str, folder: Path, limits: Limits | None = None, progress: Pro
     watch = _Watch(limits, progress)
     progress(0.0, "Looking up the link")
     try:
-        with _GuardedYoutubeDL(_options(folder, watch, socket_timeout), local) as downloader:
+        with url_guard.guarded_connections(local), \
+                _GuardedYoutubeDL(_options(folder, watch, socket_timeout), local) as downloader:
             info = downloader.extract_info(url, download=False)
             if problem := _metadata_problem(info, limits):
                 raise DownloadRefused(problem)

@@ -5,6 +5,9 @@ machine it runs on (127.0.0.1), the private network around it, or the cloud
 metadata service at 169.254.169.254. So only http and https links to public
 addresses are fetched. Every address a host name resolves to must be public,
 and `download` checks again on every request yt-dlp makes and on every redirect.
+Those checks resolve the name themselves, and a name can resolve to a public
+address for the check and a private one a moment later (DNS rebinding), so
+`guarded_connections` also checks the address each socket actually connects to.
 
 `ACTION_LENS_ALLOW_LOCAL_URLS` opts in to local addresses: `1` for all of them,
 or a comma-separated list of addresses (the tests name 127.0.0.1, where they serve clips).
@@ -12,11 +15,16 @@ or a comma-separated list of addresses (the tests name 127.0.0.1, where they ser
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import ipaddress
 import os
 import socket
+import sys
+import threading
 import urllib.parse
+from collections.abc import Iterator
 
 ALLOW_LOCAL_ENV = "ACTION_LENS_ALLOW_LOCAL_URLS"
 
@@ -82,3 +90,46 @@ def url_problem(url: str, local: LocalAccess = LocalAccess()) -> str | None:
             return (f"That link points at {kind} ({address}), which this server does not fetch: "
                     "use a link to a public web site, or upload the file.")
     return None
+
+
+class ConnectionForbidden(ConnectionRefusedError):
+    """A socket connection that `guarded_connections` stopped; an OSError, so libraries treat it as one."""
+
+
+_connection_rules: contextvars.ContextVar[LocalAccess | None] = contextvars.ContextVar(
+    "action_lens_connection_rules", default=None)
+_hook_lock = threading.Lock()
+_hook_installed = False
+
+
+def _check_connection(event: str, args: tuple) -> None:
+    """An audit hook: refuse `socket.connect` to a forbidden address while `guarded_connections` is on."""
+    if event != "socket.connect" or (local := _connection_rules.get()) is None:
+        return
+    sock, address = args
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    host = str(address[0])
+    if not local.permits(host) and (kind := address_problem(host)):
+        raise ConnectionForbidden(f"That link led to {kind} ({host}), which this server does not fetch: "
+                                  "use a link to a public web site, or upload the file.")
+
+
+@contextlib.contextmanager
+def guarded_connections(local: LocalAccess = LocalAccess()) -> Iterator[None]:
+    """In this thread, refuse every socket connection to an address that `local` does not permit.
+
+    The check runs on the address being connected to, after every name lookup, so
+    it holds whatever a name resolved to earlier. Python's audit hooks cannot be
+    removed, so one hook is installed for the process and does nothing outside this block.
+    """
+    global _hook_installed
+    with _hook_lock:
+        if not _hook_installed:
+            sys.addaudithook(_check_connection)
+            _hook_installed = True
+    token = _connection_rules.set(local)
+    try:
+        yield
+    finally:
+        _connection_rules.reset(token)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import shutil
+import socket
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -206,3 +207,28 @@ def test_a_redirect_to_an_allowed_address_is_followed(site: _Site, tmp_path: Pat
     target = urllib.parse.quote(f"{site.base}/square.avi")
     path = download(f"{site.base}/redirect?to={target}", tmp_path)
     assert probe(path).frame_count == 30
+
+
+def test_a_host_name_that_rebinds_to_a_forbidden_address_gets_nothing(site: _Site, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch):
+    """DNS rebinding: the name is public whenever the guard looks it up, and loopback when yt-dlp connects.
+
+    An attacker's DNS server can answer so (short-lived answers that change); here the
+    system resolver is replaced by one that does: the guard's lookups ask for no port.
+    """
+    monkeypatch.delenv(ALLOW_LOCAL_ENV)
+    real_getaddrinfo = socket.getaddrinfo
+    answers: list[str] = []
+
+    def rebinding_getaddrinfo(host, port, *args, **kwargs):
+        if host != "rebinding.example":
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        answers.append("93.184.216.34" if port is None else "127.0.0.1")
+        return real_getaddrinfo(answers[-1], port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding_getaddrinfo)
+    asked_before = len(site.paths)
+    message = _refusal(f"http://rebinding.example:{site.server_port}/square.avi", tmp_path)
+    assert message.startswith("That link led to a loopback address (127.0.0.1)"), message
+    assert "93.184.216.34" in answers and "127.0.0.1" in answers
+    assert len(site.paths) == asked_before and not any(tmp_path.iterdir())

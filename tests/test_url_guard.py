@@ -1,10 +1,15 @@
-"""The address rules of the SSRF guard, as pure functions: no connection is made."""
+"""The address rules of the SSRF guard, and the socket-level check (against a listening socket on 127.0.0.1)."""
 
 from __future__ import annotations
 
+import socket
+import threading
+from collections.abc import Iterator
+
 import pytest
 
-from recognition.url_guard import ALLOW_LOCAL_ENV, NOT_A_LINK, LocalAccess, address_problem, url_problem
+from recognition.url_guard import (ALLOW_LOCAL_ENV, NOT_A_LINK, ConnectionForbidden, LocalAccess, address_problem,
+                                   guarded_connections, url_problem)
 
 
 @pytest.mark.parametrize("address, kind", [
@@ -57,3 +62,37 @@ def test_the_opt_in_names_addresses_or_all(monkeypatch: pytest.MonkeyPatch):
     assert url_problem("http://10.0.0.7/", LocalAccess.from_env()) is None
     monkeypatch.delenv(ALLOW_LOCAL_ENV)
     assert LocalAccess.from_env() == LocalAccess()
+
+
+@pytest.fixture
+def listening_port() -> Iterator[int]:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        yield server.getsockname()[1]
+
+
+def _connect(port: int) -> None:
+    socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+def test_guarded_connections_refuse_forbidden_addresses_at_the_socket(listening_port: int):
+    with guarded_connections(LocalAccess()):
+        with pytest.raises(ConnectionForbidden, match=r"led to a loopback address \(127.0.0.1\)"):
+            _connect(listening_port)
+        with guarded_connections(LocalAccess(addresses=frozenset({"127.0.0.1"}))):
+            _connect(listening_port)
+    _connect(listening_port)
+
+
+def test_the_socket_check_holds_only_in_the_guarded_thread(listening_port: int):
+    """The app serves other requests (and its own page) while a download runs."""
+    outcome: list[str] = []
+
+    def elsewhere() -> None:
+        _connect(listening_port)
+        outcome.append("connected")
+
+    with guarded_connections(LocalAccess()):
+        thread = threading.Thread(target=elsewhere)
+        thread.start()
+        thread.join(10)
+    assert outcome == ["connected"]
