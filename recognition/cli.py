@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--mixup", type=float, default=0.0,
                        help="blend windows and labels by Beta(a, a) weights (0: off; 0.2-0.4 is usual)")
     train.add_argument("--motion-stream", action=argparse.BooleanOptionalAction,
-                       help="also train an optical-flow stream and average it in (default: on for lrcn)")
+                       help="also train an optical-flow stream and fuse it in (default: on for lrcn)")
     train.add_argument("--motion-epochs", type=int, default=40)
     train.add_argument("--members", type=int,
                        help="train this many copies with seeds seed, seed+1, ... and fuse them (default: 2 for lrcn)")
