@@ -12,8 +12,8 @@ at most 480p (the models see 224 px), so no merging and no system ffmpeg are
 needed. The caps are checked three times: on the metadata before anything is
 downloaded, by yt-dlp while downloading (`match_filter`, `max_filesize`, a byte
 counter for servers that send no length), and on the file itself, since direct
-links carry no duration. Every failure becomes a `DownloadRefused` whose message is one
-sentence a user can act on.
+links carry no duration. Every failure becomes a `DownloadRefused` whose message
+is one sentence a user can act on.
 """
 
 from __future__ import annotations

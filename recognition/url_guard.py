@@ -86,10 +86,17 @@ def url_problem(url: str, local: LocalAccess = LocalAccess()) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not host:
         return NOT_A_LINK
     for address in resolve(host):
-        if not local.permits(address) and (kind := address_problem(address)):
-            return (f"That link points at {kind} ({address}), which this server does not fetch: "
-                    "use a link to a public web site, or upload the file.")
+        if problem := _forbidden(address, local, "points at"):
+            return problem
     return None
+
+
+def _forbidden(address: str, local: LocalAccess, verb: str) -> str | None:
+    """Why `address` must not be fetched from, as a sentence for the user ("That link <verb> ..."), or None."""
+    if local.permits(address) or not (kind := address_problem(address)):
+        return None
+    return (f"That link {verb} {kind} ({address}), which this server does not fetch: "
+            "use a link to a public web site, or upload the file.")
 
 
 class ConnectionForbidden(ConnectionRefusedError):
@@ -109,10 +116,8 @@ def _check_connection(event: str, args: tuple) -> None:
     sock, address = args
     if sock.family not in (socket.AF_INET, socket.AF_INET6):
         return
-    host = str(address[0])
-    if not local.permits(host) and (kind := address_problem(host)):
-        raise ConnectionForbidden(f"That link led to {kind} ({host}), which this server does not fetch: "
-                                  "use a link to a public web site, or upload the file.")
+    if problem := _forbidden(str(address[0]), local, "led to"):
+        raise ConnectionForbidden(problem)
 
 
 @contextlib.contextmanager
