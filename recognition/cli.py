@@ -55,7 +55,7 @@ def _predict(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from recognition.evaluation import evaluate
 
-    reports = evaluate(_load_recognizer(args.weights), args.data, args.out)
+    reports = evaluate(_load_recognizer(args.weights), args.data, args.out, args.letterbox)
     if args.json:
         print(json.dumps(reports))
         return 0
@@ -64,7 +64,8 @@ def _evaluate(args: argparse.Namespace) -> int:
             print(f"{name.upper()}: {report['error']}")
             continue
         print(f"{name.upper()}: top-1 {report['top1']:.1%}, top-3 {report['top3']:.1%} "
-              f"on {report['clips']} clips of groups {report['groups']}")
+              f"on {report['clips']} {'letterboxed copies of ' if report['letterboxed'] else ''}clips "
+              f"of groups {report['groups']}")
         for label, accuracy in report["per_class"].items():
             print(f"    {label:<20} {accuracy:.0%}")
         if "confusion_png" in report:
@@ -97,6 +98,7 @@ def _train(args: argparse.Namespace) -> int:
         validation_groups=tuple(args.validation_groups) if args.validation_groups else None,
         sampling=SamplingSpec(args.frames, args.window_seconds, args.hop_seconds),
         image_size=args.image_size,
+        crop_borders=args.crop_borders,
         epochs=args.epochs,
         patience=args.patience,
         batch_size=args.batch_size,
@@ -129,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", type=Path, required=True, help="folder of <Class>/*.mp4|avi clips")
     evaluate.add_argument("--out", type=Path, default=Path("evaluation"), help="where confusion matrices go")
     evaluate.add_argument("--json", action="store_true")
+    evaluate.add_argument("--letterbox", action="store_true",
+                          help="evaluate copies of the clips with black bars added above and below")
     evaluate.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     evaluate.set_defaults(run=_evaluate)
 
@@ -149,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--window-seconds", type=float, default=3.2)
     train.add_argument("--hop-seconds", type=float, default=1.0)
     train.add_argument("--image-size", type=int, default=224)
+    train.add_argument("--crop-borders", action=argparse.BooleanOptionalAction, default=False,
+                       help="cut black borders (letterbox, pillarbox) from frames before resizing; the model "
+                            "then does so at inference too")
     train.add_argument("--epochs", type=int, default=20)
     train.add_argument("--patience", type=int, default=5)
     train.add_argument("--batch-size", type=int, default=16)

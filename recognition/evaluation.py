@@ -2,11 +2,14 @@
 
 Runs the real inference pipeline (decoding included), so the figures are those
 a user gets, and reports top-1, top-3, per-class accuracy and a confusion matrix.
+With `letterbox`, each clip is first copied inside black bars above and below, as
+much footage on the web is, to measure whether the bars change the answers.
 """
 
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -16,9 +19,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from recognition import dataset
+from recognition.annotate import h264_writer
 from recognition.metadata import ModelSpec
 from recognition.pipeline import Recognizer
-from recognition.video import VideoError
+from recognition.results import Recognition
+from recognition.video import VideoError, iter_frames, probe
+
+LETTERBOX_SHARE = 1 / 6
+"""Height of each bar of a letterboxed copy, as a share of the picture's height (the picture fills 3/4)."""
 
 
 def held_out(clips: list[dataset.Clip], spec: ModelSpec) -> list[dataset.Clip]:
@@ -51,7 +59,30 @@ def plot_confusion(matrix: np.ndarray, classes: tuple[str, ...], title: str, pat
     plt.close(figure)
 
 
-def evaluate(recognizer: Recognizer, data_dir: Path, out_dir: Path | None = None) -> dict[str, dict]:
+def letterboxed_copy(video: Path, folder: Path) -> Path:
+    """A copy of `video` with black bars added above and below; the picture itself is unchanged."""
+    info = probe(video)
+    bar = 2 * round(info.height * LETTERBOX_SHARE / 2)
+    copy = folder / f"{video.stem}_letterboxed.mp4"
+    writer = h264_writer(copy, (info.width, info.height + 2 * bar), info.fps)
+    try:
+        for _, frame in iter_frames(video):
+            writer.send(np.pad(frame[:, :, ::-1], ((bar, bar), (0, 0), (0, 0))))
+    finally:
+        writer.close()
+    return copy
+
+
+def _recognize(recognizer: Recognizer, video: Path, letterbox: bool) -> Recognition:
+    """Recognise `video`, or a letterboxed copy of it made for the occasion and deleted after."""
+    if not letterbox:
+        return recognizer.recognize(video)
+    with tempfile.TemporaryDirectory(prefix="action-lens-letterbox-") as folder:
+        return recognizer.recognize(letterboxed_copy(video, Path(folder)))
+
+
+def evaluate(recognizer: Recognizer, data_dir: Path, out_dir: Path | None = None,
+             letterbox: bool = False) -> dict[str, dict]:
     """Per-model accuracy report on held-out groups; confusion PNGs go to `out_dir`."""
     clips = dataset.scan(data_dir)
     chosen = {name: held_out(clips, spec) for name, spec in recognizer.specs.items()}
@@ -59,7 +90,7 @@ def evaluate(recognizer: Recognizer, data_dir: Path, out_dir: Path | None = None
     scores: dict[str, dict[dataset.Clip, np.ndarray]] = {name: {} for name in recognizer.models}
     for number, clip in enumerate(wanted, 1):
         try:
-            recognition = recognizer.recognize(clip.path)
+            recognition = _recognize(recognizer, clip.path, letterbox)
         except VideoError as error:
             print(f"  skipped {clip.path.name}: {error}", file=sys.stderr)
             continue
@@ -88,12 +119,13 @@ def evaluate(recognizer: Recognizer, data_dir: Path, out_dir: Path | None = None
             "per_class": {label: float(top1[labels == i].mean())
                           for i, label in enumerate(spec.classes) if (labels == i).any()},
             "confusion": matrix.tolist(),
+            "letterboxed": letterbox,
         }
         if out_dir is not None:
             out_dir.mkdir(parents=True, exist_ok=True)
-            path = out_dir / f"confusion_{name}.png"
-            plot_confusion(matrix, spec.classes, f"{name.upper()}: top-1 {report['top1']:.1%} "
-                           f"on {len(picked)} held-out clips", path)
+            path = out_dir / f"confusion_{name}{'_letterboxed' if letterbox else ''}.png"
+            plot_confusion(matrix, spec.classes, f"{name.upper()}: top-1 {report['top1']:.1%} on {len(picked)} "
+                           f"held-out clips{', letterboxed' if letterbox else ''}", path)
             report["confusion_png"] = str(path)
         reports[name] = report
     return reports

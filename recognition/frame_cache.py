@@ -21,7 +21,7 @@ import numpy as np
 from recognition.dataset import Clip
 from recognition.metadata import SamplingSpec
 from recognition.sampling import plan_samples
-from recognition.video import VideoError, probe, read_samples
+from recognition.video import FrameFormat, VideoError, probe, read_samples
 
 CACHE_VERSION = 2
 
@@ -36,16 +36,18 @@ class ClipFrames:
 
 
 class FrameCache:
-    def __init__(self, cache_dir: Path, sampling: SamplingSpec, image_size: int):
+    def __init__(self, cache_dir: Path, sampling: SamplingSpec, frame_format: FrameFormat):
         self.cache_dir = Path(cache_dir)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         self.sampling = sampling
-        self.image_size = image_size
+        self.frame_format = frame_format
 
     def _path(self, clip: Clip) -> Path:
         stat = clip.path.stat()
         fields = [CACHE_VERSION, str(clip.path.resolve()), stat.st_size, stat.st_mtime_ns,
-                  dataclasses.asdict(self.sampling), self.image_size]
+                  dataclasses.asdict(self.sampling), self.frame_format.size]
+        if self.frame_format.crop_borders:
+            fields.append("crop_borders")
         return self.cache_dir / f"{hashlib.sha1(json.dumps(fields).encode()).hexdigest()}.npy"
 
     def load(self, clips: Sequence[Clip]) -> list[ClipFrames]:
@@ -68,7 +70,7 @@ class FrameCache:
 
     def _decode(self, clip: Clip, duration: float, path: Path) -> None:
         plan = plan_samples(duration, self.sampling)
-        frames = read_samples(clip.path, plan.times, [self.image_size])[self.image_size]
+        frames = read_samples(clip.path, plan.times, [self.frame_format])[self.frame_format]
         temporary = path.with_suffix(".tmp.npy")
         np.save(temporary, frames)
         temporary.replace(path)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from recognition.motion import MotionSpec
+from recognition.video import FrameFormat
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +46,12 @@ class ModelSpec:
     training: dict[str, Any] = dataclasses.field(default_factory=dict)
     motion: MotionSpec | None = None
     """Set when the model has a motion stream: it then also takes each frame's flow field."""
+    crop_borders: bool = False
+    """Whether black borders are cut from the frames before resizing (models saved before it: no)."""
+
+    @property
+    def frame_format(self) -> FrameFormat:
+        return FrameFormat(self.image_size, self.crop_borders)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)

@@ -63,8 +63,9 @@ def _stage(progress: Progress, start: float, end: float, duration_s: float, mess
 class LoadedModel:
     """A saved model split into its compiled frozen stem, per-frame head and sequence head.
 
-    `stem_id` fingerprints the stem's weights: models trained on the same frozen
-    ImageNet stem share it, so the pipeline runs it once per frame for all of them.
+    `stem_id` fingerprints the stem's weights and frame format: models on the same
+    frozen ImageNet stem that take the same frames share it, so the pipeline runs
+    it once per frame for all of them.
     """
 
     spec: ModelSpec
@@ -81,7 +82,7 @@ class LoadedModel:
         encoder = model.get_layer("frame_encoder").layer
         stem, frame_head = encoder.get_layer("stem"), encoder.get_layer("frame_head")
         head = model.get_layer("sequence_head")
-        fingerprint = hashlib.sha1(str(spec.image_size).encode())
+        fingerprint = hashlib.sha1(repr(spec.frame_format).encode())
         for weight in stem.get_weights():
             fingerprint.update(weight.tobytes())
         size = spec.image_size
@@ -157,9 +158,9 @@ class Recognizer:
         encoder, then the motion encoder if it has one). Returns them with the time of the last decoded
         frame, and adds the seconds spent decoding and in each model's encoders to `stage_seconds`.
         """
-        sizes = sorted({m.spec.image_size for m in self.models.values()})
+        formats = list(dict.fromkeys(m.spec.frame_format for m in self.models.values()))
         on_frame = _stage(progress, 0.0, 0.5, float(times[-1]), "Decoding video and running the CNNs")
-        stream = SampleStream(video, times, sizes, ENCODER_BATCH, on_frame)
+        stream = SampleStream(video, times, formats, ENCODER_BATCH, on_frame)
         parts: dict[str, list[np.ndarray]] = {name: [] for name in self.models}
         flow_trackers = {name: FlowTracker(m.spec.motion) for name, m in self.models.items() if m.spec.motion}
         motion_parts: dict[str, list[np.ndarray]] = {name: [] for name in flow_trackers}
@@ -172,13 +173,13 @@ class Recognizer:
             stems = {}
             for stem_id, model in stem_owners.items():
                 encoding = time.perf_counter()
-                stems[stem_id] = model.run_stem(tf.constant(batch[model.spec.image_size], tf.float32))
+                stems[stem_id] = model.run_stem(tf.constant(batch[model.spec.frame_format], tf.float32))
                 stem_seconds[stem_id] += time.perf_counter() - encoding
             for name, model in self.models.items():
                 encoding = time.perf_counter()
                 parts[name].append(model.run_frame_head(stems[model.stem_id]).numpy())
                 if name in flow_trackers:
-                    flows = flow_trackers[name].fields(batch[model.spec.image_size])
+                    flows = flow_trackers[name].fields(batch[model.spec.frame_format])
                     motion_parts[name].append(model.run_motion_encoder(tf.constant(flows)).numpy())
                 stage_seconds[name] = stage_seconds.get(name, 0.0) + time.perf_counter() - encoding
         sharing = collections.Counter(m.stem_id for m in self.models.values())

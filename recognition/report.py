@@ -90,8 +90,9 @@ def _describe_model(name: str, spec: ModelSpec) -> str:
     measured = (f"validation accuracy **{accuracy:.0%}** (top-1 on {validation.get('clips', '?')} clips from "
                 f"groups the model never trained on)" if accuracy is not None else "no validation accuracy recorded")
     architecture = spec.architecture.removeprefix(f"{display_name(name)}: ")  # older files name the model twice
+    cropping = " (black borders cut first)" if spec.crop_borders else ""
     return (f"- **{display_name(name)}**: {architecture}.\n"
-            f"  Sees {sampling.num_frames} frames of {spec.image_size} px over {sampling.window_seconds:g} s "
+            f"  Sees {sampling.num_frames} frames of {spec.image_size} px{cropping} over {sampling.window_seconds:g} s "
             f"windows, every {sampling.hop_seconds:g} s; {measured}.")
 
 

@@ -33,6 +33,7 @@ from recognition.backbones import Backbone, get_backbone
 from recognition.frame_cache import ClipFrames, FrameCache
 from recognition.metadata import ModelSpec, SamplingSpec, metadata_path
 from recognition.motion import MotionSpec, clip_flow
+from recognition.video import FrameFormat
 
 ARCHITECTURES = {
     "lrcn": "{cnn} per frame (top blocks fine-tuned) -> LSTM over features and their differences",
@@ -52,6 +53,7 @@ class TrainConfig:
     backbone_weights: str | None = None
     validation_groups: tuple[int, ...] | None = None
     image_size: int = 224
+    crop_borders: bool = False
     sampling: SamplingSpec = SamplingSpec()
     epochs: int = 20
     patience: int = 5
@@ -292,7 +294,7 @@ def train(config: TrainConfig) -> ModelSpec:
     strategy = make_strategy(config.distribute)
     with strategy.scope():
         stem, _ = models.split_backbone(backbone, config.image_size, config.backbone_weights)
-    cache = FrameCache(config.cache_dir, config.sampling, config.image_size)
+    cache = FrameCache(config.cache_dir, config.sampling, FrameFormat(config.image_size, config.crop_borders))
     print("decoding clips (cached after the first run)", flush=True)
     train_frames = cache.load(train_clips)
     validation_frames = cache.load(validation_clips)
@@ -347,6 +349,7 @@ def train(config: TrainConfig) -> ModelSpec:
         training=_training_record(config, backbone, clips, train_frames, validation_groups, report,
                                   records, time.monotonic() - started),
         motion=config.motion if motion_streams else None,
+        crop_borders=config.crop_borders,
     )
     config.out_dir.mkdir(parents=True, exist_ok=True)
     model_path = config.out_dir / f"{config.architecture}.keras"
@@ -438,7 +441,8 @@ def _training_record(config: TrainConfig, backbone: Backbone, clips, train_frame
             "motion_samples_per_clip": config.motion_samples_per_clip,
             "motion_learning_rate": config.motion_learning_rate,
             "motion_weight_decay": config.motion_weight_decay,
-            "members": config.members, "seed": config.seed, "distribute": config.distribute,
+            "members": config.members, "crop_borders": config.crop_borders, "seed": config.seed,
+            "distribute": config.distribute,
         },
         "backbone": backbone.description,
         "backbone_weights": _stem_id(config.backbone_weights),

@@ -2,7 +2,9 @@
 
 Frames are picked by timestamp while decoding (seeking is slow and unreliable
 across codecs) and resized as soon as they are picked, so a long high-resolution
-video never sits in memory whole.
+video never sits in memory whole. A model may ask for black borders (letterbox,
+pillarbox) to be cut first: a third of the UCF clips have them, mostly in a few
+classes, so a model that sees them learns the bars as a cue for those classes.
 """
 
 from __future__ import annotations
@@ -33,7 +35,21 @@ class VideoInfo:
         return self.frame_count / self.fps
 
 
+@dataclasses.dataclass(frozen=True)
+class FrameFormat:
+    """How a model takes its frames: a `size` x `size` RGB square, after cutting black borders if asked."""
+
+    size: int
+    crop_borders: bool = False
+
+
 _FALLBACK_FPS = 25.0
+BORDER_CHUNK = 16
+"""Consecutive sampled frames that share one border estimate, so a dark scene is not mistaken for a bar."""
+BORDER_THRESHOLD = 40
+"""A row or column is border while its brightest pixel stays at or below this, in every frame of a chunk."""
+BORDER_MAX_SHARE = 0.3
+"""The most that is cut from each side, so a dark scene is never cropped to a sliver."""
 
 # The first bytes of still images and audio files. FFmpeg opens a still image as a
 # one-frame video, and says nothing useful about an audio file, so we look first.
@@ -122,11 +138,35 @@ def to_square_rgb(frame_bgr: np.ndarray, size: int) -> np.ndarray:
     return cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
 
 
+def content_box(frames: Sequence[np.ndarray]) -> tuple[slice, slice]:
+    """The rows and columns inside the black borders that all of `frames` share.
+
+    Border rows and columns are those at the edges whose brightest pixel stays dark
+    in every frame; at most `BORDER_MAX_SHARE` of each side is cut.
+    """
+    brightest = frames[0].max(axis=2)
+    for frame in frames[1:]:
+        np.maximum(brightest, frame.max(axis=2), out=brightest)
+    return (_inner_span(brightest.max(axis=1) > BORDER_THRESHOLD),
+            _inner_span(brightest.max(axis=0) > BORDER_THRESHOLD))
+
+
+def _inner_span(lit: np.ndarray) -> slice:
+    """From the first to the last lit line, cutting no more than `BORDER_MAX_SHARE` from either end."""
+    length, limit = len(lit), int(len(lit) * BORDER_MAX_SHARE)
+    lit_lines = np.flatnonzero(lit)
+    if not len(lit_lines):
+        return slice(0, length)
+    return slice(min(int(lit_lines[0]), limit), max(int(lit_lines[-1]) + 1, length - limit))
+
+
 class SampleStream:
     """The frames shown at ascending `times`, decoded once and handed out in batches as decoding goes.
 
-    Iterating yields `{size: uint8 array (up to batch_size, size, size, 3)}`, in
-    the order of `times`, so a caller can run a model on each batch and a long
+    Iterating yields `{format: uint8 array (up to batch_size, size, size, 3)}` for
+    each `FrameFormat` asked for, in the order of `times`. Borders are found per
+    chunk of `BORDER_CHUNK` samples, counted from the first, so the frames come out
+    the same whatever the batch size. A caller can run a model on each batch and a long
     video never has all its sampled frames in memory at once. A frame is the one
     on screen at each time; times past the last decoded frame repeat it, since
     containers often overstate their length by a frame or two. After iterating,
@@ -134,23 +174,37 @@ class SampleStream:
     time asked for means the file ends early (truncated or damaged).
     """
 
-    def __init__(self, path: str | os.PathLike, times: np.ndarray, sizes: Sequence[int], batch_size: int = 32,
-                 on_frame: Callable[[float], None] | None = None):
-        self.path, self.times, self.sizes, self.batch_size, self.on_frame = path, times, sizes, batch_size, on_frame
+    def __init__(self, path: str | os.PathLike, times: np.ndarray, formats: Sequence[FrameFormat],
+                 batch_size: int = 32, on_frame: Callable[[float], None] | None = None):
+        self.path, self.times, self.formats = path, times, formats
+        self.batch_size, self.on_frame = batch_size, on_frame
         self.last_frame_s = 0.0
 
-    def __iter__(self) -> Iterator[dict[int, np.ndarray]]:
-        batch: list[np.ndarray] = []
-        for frame in self._frames_at_times():
-            batch.append(frame)
-            if len(batch) == self.batch_size:
-                yield self._resized(batch)
-                batch = []
-        if batch:
-            yield self._resized(batch)
+    def __iter__(self) -> Iterator[dict[FrameFormat, np.ndarray]]:
+        pending: dict[FrameFormat, list[np.ndarray]] = {f: [] for f in self.formats}
+        for chunk in self._chunks():
+            for frame_format, frames in self._formatted(chunk).items():
+                pending[frame_format].extend(frames)
+            while len(pending[self.formats[0]]) >= self.batch_size:
+                yield {f: np.stack(frames[: self.batch_size]) for f, frames in pending.items()}
+                pending = {f: frames[self.batch_size :] for f, frames in pending.items()}
+        if pending[self.formats[0]]:
+            yield {f: np.stack(frames) for f, frames in pending.items()}
 
-    def _resized(self, frames: list[np.ndarray]) -> dict[int, np.ndarray]:
-        return {size: np.stack([to_square_rgb(frame, size) for frame in frames]) for size in self.sizes}
+    def _chunks(self) -> Iterator[list[np.ndarray]]:
+        chunk: list[np.ndarray] = []
+        for frame in self._frames_at_times():
+            chunk.append(frame)
+            if len(chunk) == BORDER_CHUNK:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def _formatted(self, chunk: list[np.ndarray]) -> dict[FrameFormat, list[np.ndarray]]:
+        box = content_box(chunk) if any(f.crop_borders for f in self.formats) else None
+        return {f: [to_square_rgb(frame[box] if f.crop_borders else frame, f.size) for frame in chunk]
+                for f in self.formats}
 
     def _frames_at_times(self) -> Iterator[np.ndarray]:
         pending, previous = 0, None
@@ -170,18 +224,19 @@ class SampleStream:
             yield previous
 
 
-def read_samples(path: str | os.PathLike, times: np.ndarray, sizes: Sequence[int]) -> dict[int, np.ndarray]:
-    """Decode once and return `{size: uint8 array (len(times), size, size, 3)}`: the frames shown at `times`.
+def read_samples(path: str | os.PathLike, times: np.ndarray,
+                 formats: Sequence[FrameFormat]) -> dict[FrameFormat, np.ndarray]:
+    """Decode once and return `{format: uint8 array (len(times), size, size, 3)}`: the frames shown at `times`.
 
     `times` may come in any order; the frames come back in the same order.
     """
     order = np.argsort(times, kind="stable")
-    stream = SampleStream(path, np.asarray(times)[order], sizes)
-    frames = {size: np.empty((len(times), size, size, 3), np.uint8) for size in sizes}
+    stream = SampleStream(path, np.asarray(times)[order], formats)
+    frames = {f: np.empty((len(times), f.size, f.size, 3), np.uint8) for f in formats}
     filled = 0
     for batch in stream:
-        count = len(batch[sizes[0]])
-        for size, resized in batch.items():
-            frames[size][order[filled : filled + count]] = resized
+        count = len(batch[formats[0]])
+        for frame_format, formatted in batch.items():
+            frames[frame_format][order[filled : filled + count]] = formatted
         filled += count
     return frames

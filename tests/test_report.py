@@ -57,11 +57,12 @@ def test_timeline_plots_the_top_classes_over_the_windows():
 def test_about_lists_the_classes_and_reads_accuracy_from_metadata():
     specs = {
         name: ModelSpec(name, f"{name} architecture", CLASSES, 224, SamplingSpec(),
-                        training={"validation": {"top1": accuracy, "clips": 120}})
-        for name, accuracy in (("lrcn", 0.83), ("convlstm", 0.77))
+                        training={"validation": {"top1": accuracy, "clips": 120}}, crop_borders=cropping)
+        for name, accuracy, cropping in (("lrcn", 0.83, True), ("convlstm", 0.77, False))
     }
     text = about_models(specs)
     assert "**4 actions**" in text and "Diving, PullUps, Surfing, Swing" in text
     assert "**LRCN**: lrcn architecture." in text and "validation accuracy **83%**" in text
     assert "**ConvLSTM**: convlstm architecture." in text and "validation accuracy **77%**" in text
+    assert "16 frames of 224 px (black borders cut first) over 3.2 s windows, every 1 s" in text
     assert "16 frames of 224 px over 3.2 s windows, every 1 s" in text

@@ -46,8 +46,10 @@ def test_one_epoch_trains_saves_and_reloads(tmp_path: Path, tiny_ucf: Path, arch
 
 
 def test_two_members_with_motion_streams_are_trained_saved_and_used(tmp_path: Path, tiny_ucf: Path):
-    spec = train(config(tmp_path, tiny_ucf, "lrcn", motion_stream=True, motion_epochs=2, members=2, seed=5))
+    spec = train(config(tmp_path, tiny_ucf, "lrcn", motion_stream=True, motion_epochs=2, members=2, seed=5,
+                        crop_borders=True))
     assert spec.motion is not None and "motion stream" in spec.architecture and "2 members" in spec.architecture
+    assert spec.crop_borders and spec.training["hyperparameters"]["crop_borders"]
     members = spec.training["members"]
     assert [m["seed"] for m in members] == [5, 6]
     assert all(len(m["motion"]["held_out_accuracy_per_epoch"]) == 2 for m in members)
@@ -55,7 +57,7 @@ def test_two_members_with_motion_streams_are_trained_saved_and_used(tmp_path: Pa
     model = keras.saving.load_model(tmp_path / "weights" / "lrcn.keras", compile=False)
     assert [tuple(i.shape[1:]) for i in model.inputs] == [(4, 64, 64, 3), (4, 56, 56, 2)]
     recognizer = Recognizer.load(tmp_path / "weights", names=("lrcn",))
-    assert recognizer.models["lrcn"].spec.motion == spec.motion
+    assert recognizer.models["lrcn"].spec.motion == spec.motion and recognizer.models["lrcn"].spec.crop_borders
     result = recognizer.recognize(tiny_ucf / "Slow" / "v_Slow_g03_c01.avi").models["lrcn"]
     np.testing.assert_allclose(result.probabilities.sum(), 1.0, rtol=1e-5)
 
@@ -83,6 +85,8 @@ def test_features_are_cached_between_runs(tmp_path: Path, tiny_ucf: Path):
     stamps = [p.stat().st_mtime_ns for p in cached]
     train(config(tmp_path, tiny_ucf, "convlstm", seed=2))
     assert [p.stat().st_mtime_ns for p in sorted((tmp_path / "cache").glob("*.npy"))] == stamps
+    train(config(tmp_path, tiny_ucf, "convlstm", crop_borders=True))
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 12, "cropped frames are cached apart"
 
 
 def test_mirrored_strategy_trains_on_cpu(tmp_path: Path, tiny_ucf: Path):

@@ -5,8 +5,9 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from recognition.video import SampleStream, VideoError, iter_frames, probe, read_samples, to_square_rgb
-from tests.conftest import write_clip
+from recognition.video import (FrameFormat, SampleStream, VideoError, content_box, iter_frames, probe, read_samples,
+                               to_square_rgb)
+from tests.conftest import pattern_clip, write_clip
 
 
 def test_probe_reads_fps_size_and_duration(synthetic_clip: Path):
@@ -19,7 +20,7 @@ def test_probe_reads_fps_size_and_duration(synthetic_clip: Path):
 
 def test_frames_are_picked_by_time_and_resized(synthetic_clip: Path):
     times = np.array([0.05, 1.05, 2.95])
-    frames = read_samples(synthetic_clip, times, [32])[32]
+    frames = read_samples(synthetic_clip, times, [FrameFormat(32)])[FrameFormat(32)]
     assert frames.shape == (3, 32, 32, 3) and frames.dtype == np.uint8
     gray_levels = frames[:, 2, 2, 0].astype(int)
     np.testing.assert_allclose(gray_levels, [0, 80, 232], atol=6)
@@ -27,18 +28,18 @@ def test_frames_are_picked_by_time_and_resized(synthetic_clip: Path):
 
 def test_unsorted_times_come_back_in_the_order_asked(synthetic_clip: Path):
     times = np.array([2.95, 0.05])
-    frames = read_samples(synthetic_clip, times, [16])[16]
+    frames = read_samples(synthetic_clip, times, [FrameFormat(16)])[FrameFormat(16)]
     assert frames[0, 1, 1, 0] > frames[1, 1, 1, 0]
 
 
 def test_times_past_the_end_repeat_the_last_frame(synthetic_clip: Path):
-    frames = read_samples(synthetic_clip, np.array([2.95, 5.0]), [16])[16]
+    frames = read_samples(synthetic_clip, np.array([2.95, 5.0]), [FrameFormat(16)])[FrameFormat(16)]
     np.testing.assert_array_equal(frames[0], frames[1])
 
 
 def test_several_sizes_come_from_one_decode(synthetic_clip: Path):
-    frames = read_samples(synthetic_clip, np.array([0.5, 1.5]), [16, 24])
-    assert frames[16].shape == (2, 16, 16, 3) and frames[24].shape == (2, 24, 24, 3)
+    frames = read_samples(synthetic_clip, np.array([0.5, 1.5]), [FrameFormat(16), FrameFormat(24)])
+    assert frames[FrameFormat(16)].shape == (2, 16, 16, 3) and frames[FrameFormat(24)].shape == (2, 24, 24, 3)
 
 
 def test_timestamps_rise(synthetic_clip: Path):
@@ -59,7 +60,7 @@ def test_common_containers_and_codecs_decode(tmp_path: Path, codec: str, suffix:
     writer.close()
     info = probe(path)
     assert info.duration_s == pytest.approx(2.0, abs=0.1)
-    assert read_samples(path, np.array([1.0]), [8])[8].shape == (1, 8, 8, 3)
+    assert read_samples(path, np.array([1.0]), [FrameFormat(8)])[FrameFormat(8)].shape == (1, 8, 8, 3)
 
 
 def test_xvid_avi_decodes(tmp_path: Path):
@@ -125,19 +126,62 @@ def test_variable_frame_rate_frames_are_picked_by_timestamp(odd_files: dict[str,
     assert probe(path).duration_s == pytest.approx(4.0, abs=0.1)
     stamps = [stamp for stamp, _ in iter_frames(path)]
     assert stamps[20] - stamps[19] == pytest.approx(2.04, abs=0.01)
-    frames = read_samples(path, np.array([0.77, 2.0, 2.79, 2.81]), [32])[32]
+    frames = read_samples(path, np.array([0.77, 2.0, 2.79, 2.81]), [FrameFormat(32)])[FrameFormat(32)]
     np.testing.assert_array_equal(frames[0], frames[1])
     np.testing.assert_array_equal(frames[1], frames[2])
     assert not np.array_equal(frames[2], frames[3])
 
 
 def test_4k_frames_are_downscaled_as_they_are_decoded(odd_files: dict[str, Path]):
-    frames = read_samples(odd_files["4k"], np.linspace(0, 0.9, 10), [224])
-    assert frames[224].shape == (10, 224, 224, 3) and frames.keys() == {224}
+    frames = read_samples(odd_files["4k"], np.linspace(0, 0.9, 10), [FrameFormat(224, crop_borders=True)])
+    assert frames[FrameFormat(224, crop_borders=True)].shape == (10, 224, 224, 3) and len(frames) == 1
 
 
 def test_a_file_that_ends_early_says_where(odd_files: dict[str, Path]):
     info = probe(odd_files["truncated_streamable"])
-    stream = SampleStream(odd_files["truncated_streamable"], np.array([0.5, 3.5]), [16])
+    stream = SampleStream(odd_files["truncated_streamable"], np.array([0.5, 3.5]), [FrameFormat(16)])
     list(stream)
     assert info.duration_s == pytest.approx(4.0) and stream.last_frame_s < 3.0
+
+
+@pytest.mark.parametrize("padding", ["pad=320:240:0:30", "pad=400:180:40:0", "pad=400:240:40:30"],
+                         ids=["letterbox", "pillarbox", "both"])
+def test_black_borders_are_cut_before_resizing(tmp_path: Path, padding: str):
+    """A picture inside black bars reaches a cropping model as the picture alone."""
+    plain = pattern_clip(tmp_path / "plain.mp4", "320x180")
+    boxed = pattern_clip(tmp_path / "boxed.mp4", "320x180", 4.0, "-vf", padding)
+    times = np.linspace(0.1, 3.9, 20)
+    whole, cropped = FrameFormat(64), FrameFormat(64, crop_borders=True)
+    expected = read_samples(plain, times, [whole])[whole].astype(int)
+    frames = read_samples(boxed, times, [whole, cropped])
+    assert np.abs(frames[cropped] - expected).mean() < 4
+    assert np.abs(frames[whole] - expected).mean() > 15
+
+
+def test_a_dark_scene_is_not_cropped_to_a_sliver():
+    frames = [np.full((100, 200, 3), 10, np.uint8) for _ in range(3)]
+    frames[1][48:52, 98:102] = 255
+    assert content_box(frames) == (slice(30, 70), slice(60, 140))
+
+
+def test_a_black_picture_is_left_whole():
+    assert content_box([np.zeros((48, 64, 3), np.uint8)]) == (slice(0, 48), slice(0, 64))
+
+
+def test_borders_are_found_alike_whatever_the_batch_size(tmp_path: Path):
+    """Borders are estimated per chunk of samples, so training (large batches) and inference agree."""
+    path = tmp_path / "bars_then_none.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for i in range(40):
+        frame = np.full((48, 64, 3), 128, np.uint8)
+        frame[20:28, i : i + 8] = 255
+        if i < 20:
+            frame[:8], frame[40:] = 0, 0
+        writer.write(frame)
+    writer.release()
+    times, cropped = (np.arange(40) + 0.5) / 10, FrameFormat(16, crop_borders=True)
+    small = np.concatenate([b[cropped] for b in SampleStream(path, times, [cropped], batch_size=5)])
+    large = np.concatenate([b[cropped] for b in SampleStream(path, times, [cropped], batch_size=32)])
+    np.testing.assert_array_equal(small, large)
+    assert small[0, 0].mean() > 100, "the first chunk, all barred, is cropped"
+    assert small[16, 0].mean() < 60, "the second chunk is partly without bars, so it keeps them whole"
