@@ -153,9 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--window-seconds", type=float, default=3.2)
     train.add_argument("--hop-seconds", type=float, default=1.0)
     train.add_argument("--image-size", type=int, default=224)
-    train.add_argument("--crop-borders", action=argparse.BooleanOptionalAction, default=False,
-                       help="cut black borders (letterbox, pillarbox) from frames before resizing; the model "
-                            "then does so at inference too")
+    train.add_argument("--crop-borders", action=argparse.BooleanOptionalAction, default=True,
+                       help="cut black borders (letterbox, pillarbox) from frames before resizing, in training and "
+                            "then at inference (default: on)")
     train.add_argument("--epochs", type=int, default=20)
     train.add_argument("--patience", type=int, default=5)
     train.add_argument("--batch-size", type=int, default=16)

@@ -53,7 +53,7 @@ class TrainConfig:
     backbone_weights: str | None = None
     validation_groups: tuple[int, ...] | None = None
     image_size: int = 224
-    crop_borders: bool = False
+    crop_borders: bool = True
     sampling: SamplingSpec = SamplingSpec()
     epochs: int = 20
     patience: int = 5

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from recognition import MODEL_NAMES, Recognizer, VideoError
+from recognition.evaluation import letterboxed_copy
 from recognition.limits import Limits
 from recognition.video import probe
 from tests.conftest import UCF14, WEIGHTS, needs_ucf14, needs_weights, validation_clip
@@ -152,3 +153,17 @@ def test_both_models_clear_their_floor_on_held_out_groups(recognizer: Recognizer
     accuracy = {name: correct[name] / len(clips) for name in MODEL_NAMES}
     assert len(clips) == 53
     assert all(accuracy[name] >= floors[name] for name in MODEL_NAMES), accuracy
+
+
+@needs_ucf14
+@pytest.mark.parametrize("clip", ["Lunges/v_Lunges_g23_c01.mp4", "Swing/v_Swing_g22_c03.mp4"])
+def test_black_bars_added_to_a_video_do_not_change_a_cutting_models_answer(recognizer: Recognizer,
+                                                                          tmp_path: Path, clip: str):
+    """Trained on uncut frames, LRCN learnt the bars as a cue: with bars it called both clips SkyDiving."""
+    cutting = [name for name, spec in recognizer.specs.items() if spec.crop_borders]
+    assert "lrcn" in cutting
+    plain = recognizer.recognize(UCF14 / clip)
+    boxed = recognizer.recognize(letterboxed_copy(UCF14 / clip, tmp_path))
+    for name in cutting:
+        assert boxed.models[name].label == plain.models[name].label, name
+        assert boxed.models[name].confidence == pytest.approx(plain.models[name].confidence, abs=0.1), name
