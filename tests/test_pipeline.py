@@ -141,7 +141,7 @@ def test_real_validation_clip_is_named_right_by_both_models(recognizer: Recogniz
 def test_both_models_clear_their_floor_on_held_out_groups(recognizer: Recognizer):
     """Up to four clips per class from groups g21-g25, which neither model trained on.
 
-    Measured on these 53 clips: LRCN 79.2 %, ConvLSTM 69.8 % (on all 213 held-out clips: 81.2 % and 72.8 %).
+    Measured on these 53 clips: LRCN 84.9 %, ConvLSTM 71.7 % (on all 213 held-out clips: 83.1 % and 74.2 %).
     """
     clips = [path for label in sorted(p.name for p in UCF14.iterdir())
              for path in sorted((UCF14 / label).glob("*_g2[1-5]_*.mp4"))[::4][:4]]
@@ -149,7 +149,7 @@ def test_both_models_clear_their_floor_on_held_out_groups(recognizer: Recognizer
     for clip in clips:
         for name, model in recognizer.recognize(clip).models.items():
             correct[name] += model.label == clip.parent.name
-    floors = {"lrcn": 0.75, "convlstm": 0.64}
+    floors = {"lrcn": 0.79, "convlstm": 0.66}
     accuracy = {name: correct[name] / len(clips) for name in MODEL_NAMES}
     assert len(clips) == 53
     assert all(accuracy[name] >= floors[name] for name in MODEL_NAMES), accuracy
@@ -157,13 +157,11 @@ def test_both_models_clear_their_floor_on_held_out_groups(recognizer: Recognizer
 
 @needs_ucf14
 @pytest.mark.parametrize("clip", ["Lunges/v_Lunges_g23_c01.mp4", "Swing/v_Swing_g22_c03.mp4"])
-def test_black_bars_added_to_a_video_do_not_change_a_cutting_models_answer(recognizer: Recognizer,
-                                                                          tmp_path: Path, clip: str):
-    """Trained on uncut frames, LRCN learnt the bars as a cue: with bars it called both clips SkyDiving."""
-    cutting = [name for name, spec in recognizer.specs.items() if spec.crop_borders]
-    assert "lrcn" in cutting
+def test_black_bars_added_to_a_video_do_not_change_the_answers(recognizer: Recognizer, tmp_path: Path, clip: str):
+    """Trained on uncut frames, the models learnt bars as a cue: with bars, LRCN called both clips SkyDiving."""
+    assert all(spec.crop_borders for spec in recognizer.specs.values())
     plain = recognizer.recognize(UCF14 / clip)
     boxed = recognizer.recognize(letterboxed_copy(UCF14 / clip, tmp_path))
-    for name in cutting:
+    for name in MODEL_NAMES:
         assert boxed.models[name].label == plain.models[name].label, name
         assert boxed.models[name].confidence == pytest.approx(plain.models[name].confidence, abs=0.1), name
