@@ -46,7 +46,7 @@ class FrameCache:
         stat = clip.path.stat()
         fields = [CACHE_VERSION, str(clip.path.resolve()), stat.st_size, stat.st_mtime_ns,
                   dataclasses.asdict(self.sampling), self.frame_format.size]
-        if self.frame_format.crop_borders:
+        if self.frame_format.crop_borders:  # uncut frames keep the keys they had before cutting existed
             fields.append("crop_borders")
         return self.cache_dir / f"{hashlib.sha1(json.dumps(fields).encode()).hexdigest()}.npy"
 
