@@ -76,6 +76,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from recognition.backbones import get_backbone
     from recognition.metadata import SamplingSpec
+    from recognition.motion import MotionSpec
     from recognition.training import TrainConfig, train
 
     try:
@@ -106,6 +107,7 @@ def _train(args: argparse.Namespace) -> int:
         mixup=args.mixup,
         motion_stream=args.model == "lrcn" if args.motion_stream is None else args.motion_stream,
         motion_epochs=args.motion_epochs,
+        motion=MotionSpec(subtract_camera_motion=args.subtract_camera_motion),
         members=(2 if args.model == "lrcn" else 1) if args.members is None else args.members,
         learning_rate=args.learning_rate,
         seed=args.seed,
@@ -165,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--motion-stream", action=argparse.BooleanOptionalAction,
                        help="also train an optical-flow stream and fuse it in (default: on for lrcn)")
     train.add_argument("--motion-epochs", type=int, default=40)
+    train.add_argument("--subtract-camera-motion", action=argparse.BooleanOptionalAction, default=True,
+                       help="take each flow field's median (the camera's own motion) away before the motion "
+                            "stream sees it (default: on)")
     train.add_argument("--members", type=int,
                        help="train this many copies with seeds seed, seed+1, ... and fuse them (default: 2 for lrcn)")
     train.add_argument("--learning-rate", type=float, default=3e-4)

@@ -40,7 +40,7 @@ ARCHITECTURES = {
     "convlstm": "{cnn} per frame (top blocks fine-tuned, 7x7 maps) -> ConvLSTM2D over maps "
                 "and their differences -> pooling",
 }
-MOTION_ARCHITECTURE = ", plus a motion stream: small CNN per optical-flow field -> LSTM"
+MOTION_ARCHITECTURE = ", plus a motion stream: small CNN per optical-flow field{camera} -> LSTM"
 
 
 @dataclasses.dataclass
@@ -64,7 +64,7 @@ class TrainConfig:
     label_smoothing: float = 0.1
     mixup: float = 0.0
     motion_stream: bool = False
-    motion: MotionSpec = MotionSpec()
+    motion: MotionSpec = MotionSpec(subtract_camera_motion=True)
     motion_epochs: int = 40
     motion_patience: int = 12
     motion_batch_size: int = 32
@@ -222,12 +222,14 @@ def clip_flows(clips: list[ClipFrames], spec: MotionSpec) -> list[np.ndarray]:
     return flows
 
 
-def describe(architecture: str, backbone: Backbone, members: int, motion_stream: bool) -> str:
+def describe(architecture: str, backbone: Backbone, members: int, motion: MotionSpec | None) -> str:
     """The architecture in words, for the metadata (the app shows it under *About the models*)."""
-    words = ARCHITECTURES[architecture].format(cnn=backbone.name) + (MOTION_ARCHITECTURE if motion_stream else "")
+    words = ARCHITECTURES[architecture].format(cnn=backbone.name)
+    if motion is not None:
+        words += MOTION_ARCHITECTURE.format(camera=" (camera motion taken away)" if motion.subtract_camera_motion else "")
     if members > 1:
         words = f"{members} members, each: {words}"
-    if members > 1 or motion_stream:
+    if members > 1 or motion is not None:
         words += "; all streams fused by their mean logits"
     return words
 
@@ -341,7 +343,8 @@ def train(config: TrainConfig) -> ModelSpec:
     model = models.assemble(config.architecture, stem, trainables, config.sampling.num_frames, motion_streams)
     spec = ModelSpec(
         name=config.architecture,
-        architecture=describe(config.architecture, backbone, config.members, bool(motion_streams)),
+        architecture=describe(config.architecture, backbone, config.members,
+                              config.motion if motion_streams else None),
         classes=classes,
         image_size=config.image_size,
         sampling=config.sampling,

@@ -20,3 +20,10 @@ def test_metadata_written_before_border_cropping_loads_without_it(tmp_path: Path
     del data["crop_borders"]
     (tmp_path / "old.json").write_text(json.dumps(data))
     assert ModelSpec.load(tmp_path / "old.json").frame_format == FrameFormat(112, crop_borders=False)
+
+
+def test_motion_metadata_written_before_camera_motion_was_taken_away_loads_without_it(tmp_path: Path):
+    data = json.loads(ModelSpec("lrcn", "words", ("A",), 112, SamplingSpec(), motion=MotionSpec()).to_json())
+    del data["motion"]["subtract_camera_motion"]
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    assert ModelSpec.load(tmp_path / "old.json").motion == MotionSpec(subtract_camera_motion=False)

@@ -1,5 +1,8 @@
-"""Optical flow for the motion stream: direction, zero start, and the same fields however frames are batched."""
+"""Optical flow for the motion stream: direction, zero start, camera motion taken away, and batching."""
 
+import dataclasses
+
+import cv2
 import numpy as np
 
 from recognition.motion import FlowTracker, MotionSpec, clip_flow
@@ -46,3 +49,28 @@ def test_batches_give_the_same_fields_as_one_pass():
 def test_a_still_video_has_no_motion():
     frames = np.repeat(moving_square(1, 0, 0), 5, axis=0)
     assert np.abs(clip_flow(frames, SPEC)).max() < 1e-3
+
+
+def panning_shot(steps: int, pan: int, size: int = 224) -> np.ndarray:
+    """A textured scene the camera pans across by `pan` px a frame, with a square in it that rises 8 px a frame."""
+    rng = np.random.default_rng(1)
+    scene = cv2.GaussianBlur(rng.integers(0, 256, (size, size + steps * pan, 3), np.uint8), (5, 5), 0)
+    texture = rng.integers(80, 256, (48, 48, 3), np.uint8)
+    frames = []
+    for index in range(steps):
+        world = scene.copy()
+        top, left = 120 - index * 8, 90 + index * pan
+        world[top : top + 48, left : left + 48] = texture
+        frames.append(world[:, index * pan : index * pan + size])
+    return np.stack(frames)
+
+
+def test_camera_motion_is_taken_away_and_the_body_motion_kept():
+    frames = panning_shot(3, pan=6)
+    plain = clip_flow(frames, SPEC)[2]
+    steady = clip_flow(frames, dataclasses.replace(SPEC, subtract_camera_motion=True))[2]
+    background = (slice(0, 14), slice(None))  # the rows above the square's path: only the pan moves them
+    assert np.median(plain[background][..., 0]) < -1.0  # the scene slides left as the camera pans right
+    assert np.abs(np.median(steady[background], axis=(0, 1))).max() < 0.3
+    square = (slice(27, 37), slice(24, 33))  # inside the square, in the 56-px field
+    assert np.median(steady[square][..., 1]) < -1.0  # it still rises

@@ -49,6 +49,7 @@ def test_two_members_with_motion_streams_are_trained_saved_and_used(tmp_path: Pa
     spec = train(config(tmp_path, tiny_ucf, "lrcn", motion_stream=True, motion_epochs=2, members=2, seed=5))
     assert spec.motion is not None and "motion stream" in spec.architecture and "2 members" in spec.architecture
     assert spec.crop_borders and spec.training["hyperparameters"]["crop_borders"]
+    assert spec.motion.subtract_camera_motion and "camera motion taken away" in spec.architecture
     members = spec.training["members"]
     assert [m["seed"] for m in members] == [5, 6]
     assert all(len(m["motion"]["held_out_accuracy_per_epoch"]) == 2 for m in members)
