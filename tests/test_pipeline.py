@@ -141,7 +141,7 @@ def test_real_validation_clip_is_named_right_by_both_models(recognizer: Recogniz
 def test_both_models_clear_their_floor_on_held_out_groups(recognizer: Recognizer):
     """Up to four clips per class from groups g21-g25, which neither model trained on.
 
-    Measured on these 53 clips: LRCN 84.9 %, ConvLSTM 71.7 % (on all 213 held-out clips: 83.1 % and 74.2 %).
+    Measured on these 53 clips: LRCN 83.0 %, ConvLSTM 71.7 % (on all 213 held-out clips: 83.6 % and 74.2 %).
     """
     clips = [path for label in sorted(p.name for p in UCF14.iterdir())
              for path in sorted((UCF14 / label).glob("*_g2[1-5]_*.mp4"))[::4][:4]]
@@ -149,7 +149,7 @@ def test_both_models_clear_their_floor_on_held_out_groups(recognizer: Recognizer
     for clip in clips:
         for name, model in recognizer.recognize(clip).models.items():
             correct[name] += model.label == clip.parent.name
-    floors = {"lrcn": 0.79, "convlstm": 0.66}
+    floors = {"lrcn": 0.77, "convlstm": 0.66}
     accuracy = {name: correct[name] / len(clips) for name in MODEL_NAMES}
     assert len(clips) == 53
     assert all(accuracy[name] >= floors[name] for name in MODEL_NAMES), accuracy
