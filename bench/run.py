@@ -1,6 +1,6 @@
 """Speed of the full path against the tutorial loop, start-up time and peak memory.
 
-    python -m bench                 # everything; the speed part alone took about 13 minutes with --runs 1 on 2 cores
+    python -m bench                 # everything; the speed part alone takes 13 to 18 minutes with --runs 1 on 2 cores
     python -m bench --only speed --runs 1
 
 The full path is what a user waits for: decode once, run both models over every
