@@ -14,6 +14,8 @@ from typing import Any
 from recognition.motion import MotionSpec
 from recognition.video import FrameFormat
 
+MODEL_NAMES = ("lrcn", "convlstm")  # the shipped models, as named in weights/
+
 
 @dataclasses.dataclass(frozen=True)
 class SamplingSpec:

@@ -26,14 +26,13 @@ import numpy as np
 import tensorflow as tf
 
 from recognition.annotate import AnnotatedVideos, h264_writer
-from recognition.metadata import ModelSpec, metadata_path
+from recognition.metadata import MODEL_NAMES, ModelSpec, metadata_path
 from recognition.motion import FlowTracker
 from recognition.results import ModelResult, Recognition
 from recognition.sampling import SamplePlan, plan_samples
 from recognition.video import SampleStream, VideoInfo, probe
 
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-MODEL_NAMES = ("lrcn", "convlstm")
 ENCODER_BATCH = 16
 WINDOW_BATCH = 64
 EXTREME_ASPECT_RATIO = 4.0
