@@ -20,9 +20,11 @@ it says to download it and upload the file.
 
 `ACTION_LENS_COOKIES_FILE` may name a cookies file (Netscape format, as browser
 extensions export it) for yt-dlp to send, so that YouTube sees a signed-in
-account. It is off by default: YouTube may ban an account whose cookies a server
-uses for many downloads, so use a throwaway account. Each download gets a copy,
-since yt-dlp writes the cookies back when it is done.
+account; `ACTION_LENS_COOKIES` may hold that file's text instead (a Space secret
+is an environment variable, not a file). Both are off by default: YouTube may ban
+an account whose cookies a server uses, and the cookies give full access to the
+account, so use a throwaway one. Each download gets its own copy, since yt-dlp
+writes the cookies back when it is done.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ import contextlib
 import functools
 import logging
 import os
-import shutil
 import tempfile
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -60,6 +61,7 @@ FORMAT = "/".join((
 ))
 SOCKET_TIMEOUT_S = 20.0
 COOKIES_ENV = "ACTION_LENS_COOKIES_FILE"
+COOKIES_TEXT_ENV = "ACTION_LENS_COOKIES"
 
 Progress = Callable[[float, str], None]
 log = logging.getLogger(__name__)
@@ -201,8 +203,10 @@ class _Watch:
             self.progress(min(done / total, 1.0), f"Downloading ({done / 1e6:.1f} of {total / 1e6:.1f} MB)")
 
 
-def cookies_file() -> Path | None:
-    """The cookies file that `ACTION_LENS_COOKIES_FILE` names, or None when it is not set."""
+def cookies() -> str | None:
+    """The cookies yt-dlp should send: `ACTION_LENS_COOKIES`, or the file `ACTION_LENS_COOKIES_FILE` names."""
+    if text := os.environ.get(COOKIES_TEXT_ENV, "").strip():
+        return text + "\n"
     setting = os.environ.get(COOKIES_ENV, "").strip()
     if not setting:
         return None
@@ -211,7 +215,7 @@ def cookies_file() -> Path | None:
         log.error("%s names %s, which is not a file", COOKIES_ENV, path)
         raise DownloadRefused(f"This server is set up to send a cookies file ({COOKIES_ENV}) that does not exist, "
                               "so it can't fetch links until its operator fixes that: upload the file instead.")
-    return path
+    return path.read_text()
 
 
 def _options(folder: Path, watch: _Watch, socket_timeout: float, cookies: Path | None = None) -> dict[str, Any]:
@@ -335,9 +339,13 @@ def _check_file(path: Path, limits: Limits) -> None:
         raise DownloadRefused(problem)
 
 
-def _own_copy(cookies: Path | None, folder: Path) -> Path | None:
-    """A copy of the cookies file for one download: yt-dlp writes the file back when it is done."""
-    return Path(shutil.copyfile(cookies, folder / "cookies.txt")) if cookies else None
+def _cookies_copy(text: str | None, folder: Path) -> Path | None:
+    """The cookies in a file of their own for one download: yt-dlp writes the file back when it is done."""
+    if text is None:
+        return None
+    path = folder / "cookies.txt"
+    path.write_text(text)
+    return path
 
 
 def download(url: str, folder: Path, limits: Limits | None = None, progress: Progress = _no_progress,
@@ -349,13 +357,13 @@ def download(url: str, folder: Path, limits: Limits | None = None, progress: Pro
     local = local or url_guard.LocalAccess.from_env()
     url = check_url(url, local)
     limits = limits or Limits.from_env()
-    cookies = cookies_file()
+    cookie_text = cookies()
     watch = _Watch(limits, progress)
     progress(0.0, "Looking up the link")
     try:
         with tempfile.TemporaryDirectory(prefix="action-lens-cookies-") as private, \
                 url_guard.guarded_connections(local), \
-                _GuardedYoutubeDL(_options(folder, watch, socket_timeout, _own_copy(cookies, Path(private))),
+                _GuardedYoutubeDL(_options(folder, watch, socket_timeout, _cookies_copy(cookie_text, Path(private))),
                                   local) as downloader:
             info = downloader.extract_info(url, download=False)
             if problem := _metadata_problem(info, limits):

@@ -15,7 +15,7 @@ import pytest
 import yt_dlp
 from yt_dlp.utils import DownloadError
 
-from recognition.download import (COOKIES_ENV, FORMAT, DownloadRefused, _GuardedYoutubeDL, _options, _Watch,
+from recognition.download import (COOKIES_ENV, COOKIES_TEXT_ENV, FORMAT, DownloadRefused, _GuardedYoutubeDL, _options, _Watch,
                                   download, downloaded_video, explain)
 from recognition.limits import Limits
 from recognition.url_guard import ALLOW_LOCAL_ENV, LocalAccess
@@ -257,14 +257,16 @@ def _cookies_file(path: Path, host: str = "127.0.0.1") -> Path:
 def test_without_cookies_a_members_only_file_is_refused(site: _Site, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv(COOKIES_ENV, raising=False)
+    monkeypatch.delenv(COOKIES_TEXT_ENV, raising=False)
     assert "HTTP 403" in _refusal(f"{site.base}/members/square.avi", tmp_path)
 
 
-def test_the_cookies_file_reaches_yt_dlp_and_is_left_as_it_was(site: _Site, tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch):
+@pytest.mark.parametrize("setting", [COOKIES_ENV, COOKIES_TEXT_ENV])
+def test_the_cookies_reach_yt_dlp_and_their_file_is_left_as_it_was(setting: str, site: _Site, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch):
     cookies = _cookies_file(tmp_path / "cookies.txt")
     before = cookies.read_bytes()
-    monkeypatch.setenv(COOKIES_ENV, str(cookies))
+    monkeypatch.setenv(setting, str(cookies) if setting == COOKIES_ENV else cookies.read_text())
     (tmp_path / "download").mkdir()
     path = download(f"{site.base}/members/square.avi", tmp_path / "download")
     assert probe(path).frame_count == 30 and [p.name for p in path.parent.iterdir()] == [path.name]
