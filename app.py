@@ -47,8 +47,9 @@ SWEEP_EVERY_S = max(1, int(min(KEEP_OUTPUTS_S, 600) / 2))
 VIDEO_SUFFIXES = [".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"]
 DOWNLOAD_SHARE = 0.2  # of the progress bar, when the video comes from a link
 QUEUE_SIZE = int(os.environ.get("ACTION_LENS_QUEUE_SIZE", 16))
-# Webcam recordings: no microphone (the models need no sound, so no extra permission), and a
-# modest resolution; not mirrored, since mirroring them back needs an ffmpeg on PATH.
+# Webcam recordings: a modest resolution, and no microphone (the models need no sound, so no
+# extra permission). The component keeps the recording as it comes (include_audio=True, not
+# mirrored): stripping sound or mirroring back would need an ffmpeg on PATH, and there is none.
 WEBCAM = {"audio": False, "video": {"width": {"ideal": 640}, "height": {"ideal": 480}}}
 
 log = logging.getLogger("action_lens")
