@@ -30,6 +30,7 @@ ALLOW_PATTERNS = [
     "README.md",
     ".gitattributes",
     "requirements.txt",
+    "packages.txt",  # apt packages, if any are ever needed (none are: imageio-ffmpeg ships ffmpeg)
     "app.py",
     "recognition/*.py",
     *(f"weights/{name}.{suffix}" for name in MODEL_NAMES for suffix in ("keras", "json")),

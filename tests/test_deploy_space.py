@@ -89,7 +89,6 @@ def test_the_space_gets_the_app_the_package_the_models_and_the_examples(checkout
                 "weights/lrcn.keras", "weights/lrcn.json", "weights/convlstm.keras", "weights/convlstm.json",
                 *modules, *examples}
     assert set(sent) == expected
-    assert "packages.txt" not in sent  # no apt packages needed: imageio-ffmpeg ships ffmpeg
 
 
 @pytest.mark.slow
