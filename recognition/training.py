@@ -226,7 +226,8 @@ def describe(architecture: str, backbone: Backbone, members: int, motion: Motion
     """The architecture in words, for the metadata (the app shows it under *About the models*)."""
     words = ARCHITECTURES[architecture].format(cnn=backbone.name)
     if motion is not None:
-        words += MOTION_ARCHITECTURE.format(camera=" (camera motion taken away)" if motion.subtract_camera_motion else "")
+        camera = " (camera motion taken away)" if motion.subtract_camera_motion else ""
+        words += MOTION_ARCHITECTURE.format(camera=camera)
     if members > 1:
         words = f"{members} members, each: {words}"
     if members > 1 or motion is not None:
@@ -450,7 +451,7 @@ def _training_record(config: TrainConfig, backbone: Backbone, clips, train_frame
         "backbone": backbone.description,
         "backbone_weights": _stem_id(config.backbone_weights),
         "seconds": round(seconds, 1),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
                      "keras": keras.__version__, "numpy": np.__version__},
     }

@@ -20,12 +20,13 @@ from gradio_client.exceptions import AppError
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.app_server import serving_app, serving_folder
-from tests.conftest import CONFIDENT_ACTION as ACTION, ROOT, UCF14, WEIGHTS, validation_clip
+from tests.helpers import CONFIDENT_ACTION as ACTION, UCF14, WEIGHTS, validation_clip
 
 APP_WEIGHTS = Path(os.environ.get("ACTION_LENS_WEIGHTS", WEIGHTS))
 CHROMIUM = "/usr/bin/chromium"
 RESULT_TIMEOUT_MS = 120_000
-SCREENSHOT = ROOT / "docs" / "screenshot.png"
+SCREENSHOT = os.environ.get("ACTION_LENS_SCREENSHOT")
+"""Where to save the page after a recognition (docs/screenshot.png to refresh the README's); else a temporary file."""
 
 PLAYBACK = """async (selector) => {
     const video = document.querySelector(selector);
@@ -133,7 +134,8 @@ def test_request_folders_are_removed_after_an_hour(tmp_path: Path, monkeypatch: 
     assert not stale.exists() and recent.exists() and current.exists()
 
 
-def test_uploaded_clip_is_recognized_and_both_annotated_videos_play(page: Page):
+@pytest.mark.slow
+def test_uploaded_clip_is_recognized_and_both_annotated_videos_play(page: Page, tmp_path: Path):
     page.locator("#video-file input[type=file]").set_input_files(validation_clip(ACTION))
     page.wait_for_selector("#preview video")
     rows = _recognize(page)
@@ -144,10 +146,12 @@ def test_uploaded_clip_is_recognized_and_both_annotated_videos_play(page: Page):
     plot = page.locator("#lrcn-plot img, #lrcn-plot canvas")
     plot.first.wait_for()
     assert plot.count() == 1
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=SCREENSHOT, full_page=True)
+    screenshot = Path(SCREENSHOT) if SCREENSHOT else tmp_path / "screenshot.png"
+    page.screenshot(path=screenshot, full_page=True)
+    assert screenshot.stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_xvid_avi_upload_is_previewed_and_recognized(page: Page, tmp_path: Path):
     clip = _xvid_avi(validation_clip(ACTION), tmp_path / "pullups.avi")
     page.locator("#video-file input[type=file]").set_input_files(clip)
@@ -158,12 +162,14 @@ def test_xvid_avi_upload_is_previewed_and_recognized(page: Page, tmp_path: Path)
     _assert_plays(page, "#convlstm-video video")
 
 
+@pytest.mark.slow
 def test_link_is_downloaded_and_recognized(page: Page, site: str):
     page.get_by_label("...or a link to a video").fill(f"{site}/clip.mp4")
     _assert_names_the_action(_recognize(page))
     _assert_plays(page, "#convlstm-video video")
 
 
+@pytest.mark.slow
 def test_mistakes_get_a_sentence_not_a_traceback(page: Page, site: str):
     page.click("#recognize")
     page.get_by_text("Upload a video file or paste a link to one first.").wait_for()
@@ -173,10 +179,12 @@ def test_mistakes_get_a_sentence_not_a_traceback(page: Page, site: str):
     assert "Traceback" not in page.content()
 
 
+@pytest.mark.slow
 def test_examples_folder_is_offered(page: Page):
     page.get_by_text(validation_clip(ACTION).name).first.wait_for(timeout=10_000)
 
 
+@pytest.mark.slow
 def test_about_section_reads_the_model_metadata(page: Page):
     page.get_by_text("About the models").click()
     about = page.get_by_text("Both models label a video with one of").inner_text()
@@ -188,6 +196,7 @@ def client(app_url: str, tmp_path_factory: pytest.TempPathFactory) -> Client:
     return Client(app_url, verbose=False, download_files=tmp_path_factory.mktemp("client"), analytics_enabled=False)
 
 
+@pytest.mark.slow
 def test_api_recognizes_a_file_and_a_link(client: Client, site: str):
     by_file = client.predict(video_file=handle_file(validation_clip(ACTION)), video_url="", api_name="/recognize")
     by_link = client.predict(video_file=None, video_url=f"{site}/clip.mp4", api_name="/recognize")
@@ -198,6 +207,7 @@ def test_api_recognizes_a_file_and_a_link(client: Client, site: str):
         assert lrcn_plot["type"] == convlstm_plot["type"] == "matplotlib"
 
 
+@pytest.mark.slow
 def test_api_refuses_bad_links_with_the_reason(client: Client):
     with pytest.raises(AppError, match="That is not a web link"):
         client.predict(video_file=None, video_url="file:///etc/passwd", api_name="/recognize")
@@ -211,6 +221,7 @@ def test_api_refuses_bad_links_with_the_reason(client: Client):
     ("audio_m4a", "is an audio file, not a video"),
     ("image_png", "is a still image, not a video"),
 ])
+@pytest.mark.slow
 def test_api_answers_broken_uploads_with_one_sentence(client: Client, odd_files: dict[str, Path], name: str,
                                                       message: str, tmp_path: Path):
     """Each file is uploaded with a video suffix, as a renamed file would be; the app looks at the content."""
@@ -222,11 +233,13 @@ def test_api_answers_broken_uploads_with_one_sentence(client: Client, odd_files:
     assert time.monotonic() - started < 30
 
 
+@pytest.mark.slow
 def test_api_refuses_files_without_a_video_suffix(client: Client, odd_files: dict[str, Path]):
     with pytest.raises(AppError, match="Invalid file type. Please upload a file that is one of these formats"):
         client.predict(video_file=handle_file(odd_files["image_png"]), video_url="", api_name="/recognize")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("host", ["[::1]", "127.0.0.2", "169.254.169.254", "10.0.0.1"])
 def test_api_refuses_links_to_local_addresses(client: Client, host: str):
     with pytest.raises(AppError, match="That link points at a (loopback|link-local|private network) address"):

@@ -18,7 +18,7 @@ from recognition.download import DownloadRefused, download, downloaded_video, ex
 from recognition.limits import Limits
 from recognition.url_guard import ALLOW_LOCAL_ENV, LocalAccess
 from recognition.video import probe
-from tests.conftest import UCF14, needs_ucf14, validation_clip, write_clip
+from tests.helpers import UCF14, needs_ucf14, validation_clip, write_clip
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):

@@ -9,8 +9,16 @@ import pytest
 
 from recognition import Recognizer
 from recognition.metadata import SamplingSpec
-from recognition.training import TrainConfig, WindowBatches, augment_flow, augment_window, accuracy_report, clip_scores, train
-from tests.conftest import write_clip
+from recognition.training import (
+    TrainConfig,
+    WindowBatches,
+    accuracy_report,
+    augment_flow,
+    augment_window,
+    clip_scores,
+    train,
+)
+from tests.helpers import write_clip
 
 SAMPLING = SamplingSpec(num_frames=4, window_seconds=1.0, hop_seconds=0.5)
 
@@ -31,6 +39,7 @@ def config(tmp_path: Path, data: Path, architecture: str, **extra) -> TrainConfi
                        image_size=64, sampling=SAMPLING, epochs=1, batch_size=2, verbose=0, **extra)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("architecture", ["lrcn", "convlstm"])
 def test_one_epoch_trains_saves_and_reloads(tmp_path: Path, tiny_ucf: Path, architecture: str):
     spec = train(config(tmp_path, tiny_ucf, architecture))
@@ -45,6 +54,7 @@ def test_one_epoch_trains_saves_and_reloads(tmp_path: Path, tiny_ucf: Path, arch
     assert recognizer.specs[architecture].sampling == SAMPLING
 
 
+@pytest.mark.slow
 def test_two_members_with_motion_streams_are_trained_saved_and_used(tmp_path: Path, tiny_ucf: Path):
     spec = train(config(tmp_path, tiny_ucf, "lrcn", motion_stream=True, motion_epochs=2, members=2, seed=5))
     assert spec.motion is not None and "motion stream" in spec.architecture and "2 members" in spec.architecture
@@ -78,6 +88,7 @@ def test_flow_augmentation_mirrors_horizontal_motion():
     assert batches[0][0].shape == (1, 4, 56, 56, 2) and batches[0][0][..., 1].max() == 0
 
 
+@pytest.mark.slow
 def test_features_are_cached_between_runs(tmp_path: Path, tiny_ucf: Path):
     train(config(tmp_path, tiny_ucf, "convlstm"))
     cached = sorted((tmp_path / "cache").glob("*.npy"))
@@ -89,6 +100,7 @@ def test_features_are_cached_between_runs(tmp_path: Path, tiny_ucf: Path):
     assert len(list((tmp_path / "cache").glob("*.npy"))) == 12, "uncut frames are cached apart"
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_trains_on_cpu(tmp_path: Path, tiny_ucf: Path):
     spec = train(config(tmp_path, tiny_ucf, "convlstm", distribute="mirrored"))
     assert spec.training["hyperparameters"]["distribute"] == "mirrored"
