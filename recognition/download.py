@@ -23,7 +23,7 @@ import functools
 import logging
 import tempfile
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +36,13 @@ from yt_dlp.utils import GeoRestrictedError, UnsupportedError, YoutubeDLError
 
 from recognition import url_guard
 from recognition.limits import Limits, describe_bytes
+from recognition.progress import Progress
+from recognition.progress import no_progress as _no_progress
 from recognition.video import VideoError, probe
 
 FORMAT = "best[ext=mp4][height<=480]/best[height<=480]/best"
 SOCKET_TIMEOUT_S = 20.0
 
-Progress = Callable[[float, str], None]
 log = logging.getLogger(__name__)
 
 
@@ -51,10 +52,6 @@ class DownloadRefused(VideoError):
 
 class _OverSizeCap(YoutubeDLError):
     """Raised from the progress hook to stop a download that outgrew the size cap."""
-
-
-def _no_progress(fraction: float, message: str) -> None:
-    """Default progress callback: stay quiet."""
 
 
 class _AddressRefused(RequestError):

@@ -13,10 +13,11 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
+from recognition.metadata import WEIGHTS_DIR as WEIGHTS
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 UCF14 = SHARED / "data" / "ucf14"
-WEIGHTS = ROOT / "weights"
 
 needs_ucf14 = pytest.mark.skipif(
     not UCF14.is_dir(), reason="needs the real UCF clips in ../shared/data/ucf14 (not in a fresh clone)"

@@ -157,6 +157,7 @@ def test_both_models_clear_their_floor_on_held_out_groups(recognizer: Recognizer
     assert all(accuracy[name] >= floors[name] for name in MODEL_NAMES), accuracy
 
 
+@pytest.mark.slow
 @needs_ucf14
 @pytest.mark.parametrize("clip", ["Lunges/v_Lunges_g23_c01.mp4", "Swing/v_Swing_g22_c03.mp4"])
 def test_black_bars_added_to_a_video_do_not_change_the_answers(recognizer: Recognizer, tmp_path: Path, clip: str):

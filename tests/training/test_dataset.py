@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from recognition.dataset import class_names, default_validation_groups, group_of, scan, split_by_group
+from recognition.training.dataset import class_names, default_validation_groups, group_of, scan, split_by_group
 from tests.helpers import UCF14, needs_ucf14
 
 
