@@ -35,16 +35,17 @@ from recognition import Recognition, VideoError, report
 from recognition.download import downloaded_video
 from recognition.limits import Deadline, Limits, describe_seconds
 from recognition.loader import ModelLoader
+from recognition.metadata import WEIGHTS_DIR as SHIPPED_WEIGHTS
 from recognition.preview import browser_playable_copy
+from recognition.video import VIDEO_SUFFIXES
 
 ROOT = Path(__file__).resolve().parent
-WEIGHTS_DIR = Path(os.environ.get("ACTION_LENS_WEIGHTS", ROOT / "weights"))
+WEIGHTS_DIR = Path(os.environ.get("ACTION_LENS_WEIGHTS", SHIPPED_WEIGHTS))
 EXAMPLES_DIR = Path(os.environ.get("ACTION_LENS_EXAMPLES", ROOT / "examples"))
 WORK_DIR = Path(tempfile.gettempdir()) / "action-lens"
 GRADIO_UPLOADS = Path(gr.utils.get_upload_folder())
 KEEP_OUTPUTS_S = float(os.environ.get("ACTION_LENS_KEEP_OUTPUTS_S", 3600))
 SWEEP_EVERY_S = max(1, int(min(KEEP_OUTPUTS_S, 600) / 2))
-VIDEO_SUFFIXES = [".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"]
 DOWNLOAD_SHARE = 0.2  # of the progress bar, when the video comes from a link
 QUEUE_SIZE = int(os.environ.get("ACTION_LENS_QUEUE_SIZE", 16))
 # Webcam recordings: a modest resolution, and no microphone (the models need no sound, so no
@@ -199,7 +200,7 @@ def build_app(models: ModelLoader, limits: Limits, examples_dir: Path = EXAMPLES
         with gr.Row():
             with gr.Column():
                 video_file = gr.File(label="Video file (drop it here: MP4, AVI, MKV, MOV, WebM...)",
-                                     file_types=VIDEO_SUFFIXES, elem_id="video-file")
+                                     file_types=list(VIDEO_SUFFIXES), elem_id="video-file")
                 video_url = gr.Textbox(label="...or a link to a video", elem_id="video-url",
                                        placeholder="https://... (YouTube, Vimeo, a direct .mp4 link, ...)")
                 webcam_video = gr.Video(label="...or record a few seconds with your webcam", sources=["webcam"],

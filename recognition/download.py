@@ -35,7 +35,7 @@ import logging
 import os
 import tempfile
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,8 @@ from yt_dlp.utils import GeoRestrictedError, UnsupportedError, YoutubeDLError
 
 from recognition import url_guard
 from recognition.limits import Limits, describe_bytes
+from recognition.progress import Progress
+from recognition.progress import no_progress as _no_progress
 from recognition.video import VideoError, probe
 
 FORMAT = "/".join((
@@ -63,7 +65,6 @@ SOCKET_TIMEOUT_S = 20.0
 COOKIES_ENV = "ACTION_LENS_COOKIES_FILE"
 COOKIES_TEXT_ENV = "ACTION_LENS_COOKIES"
 
-Progress = Callable[[float, str], None]
 log = logging.getLogger(__name__)
 
 
@@ -73,10 +74,6 @@ class DownloadRefused(VideoError):
 
 class _OverSizeCap(YoutubeDLError):
     """Raised from the progress hook to stop a download that outgrew the size cap."""
-
-
-def _no_progress(fraction: float, message: str) -> None:
-    """Default progress callback: stay quiet."""
 
 
 class _AddressRefused(RequestError):

@@ -18,12 +18,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from recognition import dataset
-from recognition.annotate import h264_writer
 from recognition.metadata import ModelSpec
+from recognition.metrics import accuracy_report
 from recognition.pipeline import Recognizer
 from recognition.results import Recognition
-from recognition.video import VideoError, iter_frames, probe
+from recognition.training import dataset
+from recognition.video import VideoError, h264_writer, iter_frames, probe
 
 LETTERBOX_SHARE = 1 / 6
 """Height of each bar of a letterboxed copy, as a share of the picture's height (the picture fills 3/4)."""
@@ -108,16 +108,10 @@ def evaluate(recognizer: Recognizer, data_dir: Path, out_dir: Path | None = None
         index = {label: i for i, label in enumerate(spec.classes)}
         labels = np.array([index[c.label] for c in picked])
         probabilities = np.stack([scores[name][c] for c in picked])
-        ranked = np.argsort(-probabilities, axis=1)
-        top1 = ranked[:, 0] == labels
-        matrix = confusion_matrix(labels, ranked[:, 0], len(spec.classes))
+        matrix = confusion_matrix(labels, np.argsort(-probabilities, axis=1)[:, 0], len(spec.classes))
         report = {
-            "clips": len(picked),
+            **accuracy_report(probabilities, labels, spec.classes),
             "groups": sorted({c.group for c in picked}),
-            "top1": float(top1.mean()),
-            "top3": float((ranked[:, :3] == labels[:, None]).any(axis=1).mean()),
-            "per_class": {label: float(top1[labels == i].mean())
-                          for i, label in enumerate(spec.classes) if (labels == i).any()},
             "confusion": matrix.tolist(),
             "letterboxed": letterbox,
         }

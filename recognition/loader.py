@@ -64,7 +64,7 @@ class ModelLoader:
                 recognizer.warm_up()
             self._recognizer = recognizer
             log.info("models ready")
-        except Exception as error:
+        except Exception:
             log.exception("loading the models from %s failed", self.weights_dir)
             self._failure = ("The models could not be loaded from the server's weights folder, so this server "
                              "can't recognize videos: the server log has the details.")

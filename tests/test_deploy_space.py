@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from scripts.deploy_space import space_files
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 HUB_TEXT_LIMIT = 10 * 1024 * 1024  # the Hub refuses plain (non-LFS) files larger than this
 

@@ -15,12 +15,22 @@ import pytest
 import yt_dlp
 from yt_dlp.utils import DownloadError
 
-from recognition.download import (COOKIES_ENV, COOKIES_TEXT_ENV, FORMAT, DownloadRefused, _GuardedYoutubeDL, _options, _Watch,
-                                  download, downloaded_video, explain)
+from recognition.download import (
+    COOKIES_ENV,
+    COOKIES_TEXT_ENV,
+    FORMAT,
+    DownloadRefused,
+    _GuardedYoutubeDL,
+    _options,
+    _Watch,
+    download,
+    downloaded_video,
+    explain,
+)
 from recognition.limits import Limits
 from recognition.url_guard import ALLOW_LOCAL_ENV, LocalAccess
 from recognition.video import probe
-from tests.conftest import UCF14, needs_ucf14, validation_clip, write_clip
+from tests.helpers import UCF14, needs_ucf14, validation_clip, write_clip
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):

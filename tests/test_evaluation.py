@@ -4,7 +4,7 @@ import numpy as np
 
 from recognition.evaluation import letterboxed_copy
 from recognition.video import iter_frames, probe
-from tests.conftest import pattern_clip
+from tests.helpers import pattern_clip
 
 
 def test_a_letterboxed_copy_adds_bars_and_keeps_the_picture(tmp_path: Path):

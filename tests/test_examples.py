@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from recognition.metadata import ModelSpec
-from tests.conftest import ROOT, WEIGHTS
+from tests.helpers import ROOT, WEIGHTS
 
 EXAMPLES = ROOT / "examples"
 CLIPS = sorted(EXAMPLES.glob("*.mp4"))

@@ -8,7 +8,7 @@ import pytest
 
 from recognition.loader import WAITING_MESSAGE, ModelLoader, ModelsUnavailable
 from recognition.metadata import MODEL_NAMES
-from tests.conftest import WEIGHTS, needs_weights
+from tests.helpers import WEIGHTS, needs_weights
 
 
 def test_metadata_is_read_without_loading_the_models():
