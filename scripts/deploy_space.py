@@ -38,7 +38,7 @@ ALLOW_PATTERNS = [
     "examples/README.md",
     "docs/screenshot.png",
 ]
-IGNORE_PATTERNS = ["*/__pycache__/*", "*.pyc"]
+IGNORE_PATTERNS = ["*/__pycache__/*", "*.pyc", "recognition/training/*"]  # training is not served
 DELETE_PATTERNS = ["*.py", "weights/*", "examples/*"]
 
 
