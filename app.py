@@ -18,6 +18,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+import collections
 import contextlib
 import html
 import logging
@@ -45,6 +46,16 @@ SWEEP_EVERY_S = max(1, int(min(KEEP_OUTPUTS_S, 600) / 2))
 VIDEO_SUFFIXES = [".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"]
 DOWNLOAD_SHARE = 0.2  # of the progress bar, when the video comes from a link
 QUEUE_SIZE = int(os.environ.get("ACTION_LENS_QUEUE_SIZE", 16))
+KEPT_MESSAGES = 256  # sessions whose last refusal waits to be shown on the page
+CSS = """
+#verdict { min-height: 3.5em; }
+#verdict .message { color: var(--error-text-color); font-weight: 600; }
+#comparison th, #segments th, #comparison th *, #segments th * { word-break: keep-all; overflow-wrap: normal; }
+@media (max-width: 640px) {
+    #comparison, #segments { font-size: 13px; }
+    #comparison td, #segments td, #comparison th, #segments th { padding: 4px; }
+}
+"""
 
 log = logging.getLogger("action_lens")
 
@@ -129,17 +140,40 @@ class ActionLens:
     def __init__(self, recognizer: Recognizer, limits: Limits):
         self.recognizer = recognizer
         self.limits = limits
+        self.messages: collections.OrderedDict[str, str] = collections.OrderedDict()
 
-    def preview(self, video_file: str | None) -> str | None:
+    @contextlib.contextmanager
+    def remembering_refusals(self, request: gr.Request | None) -> Iterator[None]:
+        """Keep a refusal's sentence for `last_message`, which puts it on the page once the toast has gone."""
+        try:
+            yield
+        except gr.Error as error:
+            if request is not None and request.session_hash:
+                self.messages[request.session_hash] = error.message
+                while len(self.messages) > KEPT_MESSAGES:
+                    self.messages.popitem(last=False)
+            raise
+
+    def last_message(self, request: gr.Request) -> str:
+        """The sentence of this session's last refusal, for the message area."""
+        message = self.messages.pop(request.session_hash, "Something went wrong: try again.")
+        return f'<p class="message">{message}</p>'
+
+    def preview(self, video_file: str | None, request: gr.Request = None) -> str | None:
         """A browser-playable copy of the upload (browsers can't play AVI or MKV); caps are checked first."""
         if not video_file:
             return None
-        with failures_as_sentences("preparing the preview"):
+        with self.remembering_refusals(request), failures_as_sentences("preparing the preview"):
             self.limits.check_file(video_file)
             return str(browser_playable_copy(video_file, request_folder() / "preview.mp4"))
 
-    def recognize(self, video_file: str | None, video_url: str | None, progress=gr.Progress()):
+    def recognize(self, video_file: str | None, video_url: str | None, request: gr.Request = None,
+                  progress=gr.Progress()):
         """Recognize the action in an uploaded video file or a video link, with both models."""
+        with self.remembering_refusals(request):
+            return self._recognize(video_file, video_url, progress)
+
+    def _recognize(self, video_file: str | None, video_url: str | None, progress: gr.Progress) -> tuple:
         video_url = (video_url or "").strip()
         if video_file and video_url:
             raise user_error("Give either a file or a link, not both: clear one of them.")
@@ -169,6 +203,7 @@ class ActionLens:
             report.comparison_rows(recognition),
             report.timeline_figure(lrcn, recognition.duration_s),
             report.timeline_figure(convlstm, recognition.duration_s),
+            report.segment_rows(recognition),
         )
 
 
@@ -191,23 +226,31 @@ def build_app(recognizer: Recognizer, limits: Limits, examples_dir: Path = EXAMP
 
         verdict = gr.Markdown(elem_id="verdict")
         with gr.Row(equal_height=True):
-            with gr.Column():
-                lrcn_video = gr.Video(label="LRCN", interactive=False, elem_id="lrcn-video")
+            with gr.Column(min_width=280):
+                lrcn_video = gr.Video(label="LRCN", show_label=False, interactive=False, elem_id="lrcn-video")
                 lrcn_plot = gr.Plot(label="LRCN timeline", show_label=False, elem_id="lrcn-plot")
-            with gr.Column():
-                convlstm_video = gr.Video(label="ConvLSTM", interactive=False, elem_id="convlstm-video")
+            with gr.Column(min_width=280):
+                convlstm_video = gr.Video(label="ConvLSTM", show_label=False, interactive=False,
+                                          elem_id="convlstm-video")
                 convlstm_plot = gr.Plot(label="ConvLSTM timeline", show_label=False, elem_id="convlstm-plot")
+        gr.Markdown(report.HOW_TO_READ, elem_id="how-to-read")
         table = gr.Dataframe(headers=report.TABLE_HEADERS, label="Comparison", interactive=False, wrap=True,
                              elem_id="comparison")
+        segments = gr.Dataframe(headers=report.SEGMENT_HEADERS, label="Segments", interactive=False, wrap=True,
+                                elem_id="segments")
         with gr.Accordion("About the models", open=False):
             gr.Markdown(report.about_models(recognizer.specs))
 
-        video_file.change(lens.preview, video_file, preview, api_visibility="private")
-        recognize_button.click(
-            lens.recognize, [video_file, video_url],
-            [lrcn_video, convlstm_video, verdict, table, lrcn_plot, convlstm_plot],
-            api_name="recognize",
-        )
+        video_file.change(lens.preview, video_file, preview, api_visibility="private", show_progress_on=preview
+                          ).failure(lens.last_message, None, verdict, api_visibility="private")
+        outputs = [lrcn_video, convlstm_video, verdict, table, lrcn_plot, convlstm_plot, segments]
+        running = recognize_button.click(
+            lambda: (gr.Button("Recognizing...", interactive=False), ""), None, [recognize_button, verdict],
+            queue=False, api_visibility="private",
+        ).then(lens.recognize, [video_file, video_url], outputs, api_name="recognize", show_progress_on=verdict)
+        running.then(lambda: gr.Button("Recognize", interactive=True), None, recognize_button, queue=False,
+                     api_visibility="private")
+        running.failure(lens.last_message, None, verdict, api_visibility="private")
     return demo
 
 
@@ -220,7 +263,7 @@ def main() -> None:
     demo = build_app(recognizer, limits)
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
     keep_removing_old_outputs()
-    demo.launch(max_file_size=limits.max_bytes)
+    demo.launch(max_file_size=limits.max_bytes, css=CSS)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
-"""Segments read from window timelines: synthetic timelines where the answer is known."""
+"""Segments read from window timelines: synthetic timelines where the answer is known, and a real long video."""
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from bench.inputs import join_actions
 from recognition.segments import find_segments, smoothed_labels
+from tests.conftest import UCF14
 
 CLASSES = ("Diving", "PullUps", "Surfing", "Swing")
 HOP_S, WINDOW_S = 1.0, 3.2
@@ -70,3 +74,34 @@ def test_smoothing_pays_for_a_switch_only_when_the_windows_make_up_for_it():
     probabilities = np.array([[0.9, 0.1], [0.9, 0.1], [0.4, 0.6], [0.9, 0.1]])
     assert smoothed_labels(probabilities, switch_cost=0.5).tolist() == [0, 0, 0, 0]
     assert smoothed_labels(probabilities, switch_cost=0.0).tolist() == [0, 0, 1, 0]
+
+
+LONG_VIDEO_CLIPS = ("Swing/v_Swing_g21_c01.mp4", "Diving/v_Diving_g21_c02.mp4",
+                    "HandstandPushups/v_HandStandPushups_g21_c03.mp4", "Surfing/v_Surfing_g21_c01.mp4",
+                    "WallPushups/v_WallPushups_g21_c03.mp4", "SkyDiving/v_SkyDiving_g21_c01.mp4")
+"""Held-out clips that both models recognise on their own: joined, they test how the timeline is cut."""
+
+
+def join_long_video(video: Path) -> list[tuple[float, float, str]]:
+    return join_actions([UCF14 / clip for clip in LONG_VIDEO_CLIPS], video)
+
+
+@pytest.fixture(scope="module")
+def long_video(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[float, float, str]]]:
+    """Held-out clips of several actions joined into one video, with each action's start, end and class."""
+    if not UCF14.is_dir():
+        pytest.skip(f"needs the real UCF clips in {UCF14} (not in a fresh clone)")
+    video = tmp_path_factory.mktemp("long") / "workout.mp4"
+    return video, join_long_video(video)
+
+
+@pytest.mark.slow
+def test_a_long_video_of_several_actions_is_told_in_segments(recognizer, long_video):
+    video, actions = long_video
+    recognition = recognizer.recognize(video)
+    for name, result in recognition.models.items():
+        found = [result.segment_at((start + end) / 2).label for start, end, _ in actions]
+        assert sum(f == label for f, (_, _, label) in zip(found, actions)) >= len(actions) - 1, (name, found)
+        assert len(result.segments) <= 2 * len(actions), (name, result.segments)
+        assert result.segments[0].start_s == 0 and result.segments[-1].end_s == recognition.duration_s
+        assert all(a.end_s == b.start_s for a, b in zip(result.segments, result.segments[1:]))
