@@ -47,14 +47,37 @@ VIDEO_SUFFIXES = [".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpe
 DOWNLOAD_SHARE = 0.2  # of the progress bar, when the video comes from a link
 QUEUE_SIZE = int(os.environ.get("ACTION_LENS_QUEUE_SIZE", 16))
 KEPT_MESSAGES = 256  # sessions whose last refusal waits to be shown on the page
-CSS = """
-#verdict { min-height: 3.5em; }
-#verdict .message { color: var(--error-text-color); font-weight: 600; }
-#comparison th, #segments th, #comparison th *, #segments th * { word-break: keep-all; overflow-wrap: normal; }
-@media (max-width: 640px) {
-    #comparison, #segments { font-size: 13px; }
-    #comparison td, #segments td, #comparison th, #segments th { padding: 4px; }
-}
+COMPARISON_WIDTHS = ["12%", "24%", "11%", "22%", "10%", "11%", "10%"]
+SEGMENT_WIDTHS = ["20%", "12%", "12%", "40%", "16%"]
+PHONE_COMPARISON_WIDTHS = ["20%", "30%", "22%", "28%"]  # Model, Predicted action, Confidence, Top 3
+PHONE_SEGMENT_WIDTHS = ["21%", "12%", "12%", "33%", "22%"]
+
+
+def phone_column_widths(table: str, widths: list[str]) -> str:
+    """CSS that gives the first columns of the Dataframe `#table` these widths, in its header and rows alike."""
+    return "".join(f"#{table} [data-heading='{column}'], #{table} [data-col='{column}'] {{ flex: 0 0 {width} !important; "
+                   f"width: {width} !important; min-width: {width} !important; max-width: {width} !important; }}\n"
+                   for column, width in enumerate(widths))
+
+
+CSS = f"""
+#verdict {{ min-height: 3.5em; }}
+#verdict .message {{ color: var(--error-text-color); font-weight: 600; }}
+#comparison th *, #segments th * {{ word-break: keep-all; overflow-wrap: normal; }}
+@media (max-width: 640px) {{
+    /* A phone shows the columns that matter most, in widths that add up to the screen's. */
+    #comparison .header-table, #segments .header-table {{ table-layout: fixed; width: 100% !important; }}
+    #comparison .virtual-row, #segments .virtual-row {{ width: 100% !important; }}
+    #comparison .header-cell, #comparison .body-cell, #segments .header-cell, #segments .body-cell {{
+        font-family: var(--font); font-size: 11px; }}
+    #comparison .cell-wrap, #segments .cell-wrap {{ padding: 3px !important; }}
+    #comparison .cell-menu-button, #segments .cell-menu-button {{ display: none; }}
+    #comparison .body-cell *, #segments .body-cell * {{ overflow-wrap: anywhere; }}
+    #comparison [data-heading="4"], #comparison [data-heading="5"], #comparison [data-heading="6"],
+    #comparison [data-col="4"], #comparison [data-col="5"], #comparison [data-col="6"] {{ display: none; }}
+    {phone_column_widths("comparison", PHONE_COMPARISON_WIDTHS)}
+    {phone_column_widths("segments", PHONE_SEGMENT_WIDTHS)}
+}}
 """
 
 log = logging.getLogger("action_lens")
@@ -235,9 +258,9 @@ def build_app(recognizer: Recognizer, limits: Limits, examples_dir: Path = EXAMP
                 convlstm_plot = gr.Plot(label="ConvLSTM timeline", show_label=False, elem_id="convlstm-plot")
         gr.Markdown(report.HOW_TO_READ, elem_id="how-to-read")
         table = gr.Dataframe(headers=report.TABLE_HEADERS, label="Comparison", interactive=False, wrap=True,
-                             elem_id="comparison")
+                             column_widths=COMPARISON_WIDTHS, elem_id="comparison")
         segments = gr.Dataframe(headers=report.SEGMENT_HEADERS, label="Segments", interactive=False, wrap=True,
-                                elem_id="segments")
+                                column_widths=SEGMENT_WIDTHS, elem_id="segments")
         with gr.Accordion("About the models", open=False):
             gr.Markdown(report.about_models(recognizer.specs))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from matplotlib import colormaps
+from matplotlib import colormaps, rc_context
 from matplotlib.figure import Figure
 
 from recognition.metadata import ModelSpec, display_name
@@ -24,6 +24,7 @@ HOW_TO_READ = ("Each model scores the video window by window (3.2 s each, one ev
                "table is the average over all windows, and the segments are the stretches where its smoothed "
                "window labels stay the same. The labels on the videos follow the segments.")
 """One line for the page: how the video-level answer relates to the windows and the segments."""
+FIGURE_STYLE = {"font.size": 12, "axes.titlesize": 13, "legend.fontsize": 11}
 
 
 def is_confident(result: ModelResult | Segment) -> bool:
@@ -139,29 +140,30 @@ def timeline_figure(result: ModelResult, duration_s: float) -> Figure:
     """A strip of the model's segments over time, above the probability of each label that occurs in the video.
 
     The labels drawn are the segments' and the video-level answer's, so every action the
-    model finds gets its line, however short.
+    model finds gets its line, however short. The figure is narrow and its text large, so
+    it stays readable when a phone shrinks it to the screen's width.
     """
     colours = label_colours(result.classes)
-    figure = Figure(figsize=(5.6, 4.2), layout="constrained")
-    strip, axes = figure.subplots(2, 1, sharex=True, height_ratios=[1, 3.2])
     end = max(duration_s, 1e-3)
-    for segment in result.segments:
-        width = segment.end_s - segment.start_s
-        strip.broken_barh([(segment.start_s, width)], (0, 1), facecolors=colours[segment.label],
-                          edgecolor="white", linewidth=1, hatch=None if segment.known else "//")
-        if width >= 0.12 * end:
-            strip.text(segment.start_s + width / 2, 0.5, segment.label, ha="center", va="center", fontsize=9,
-                       clip_on=True)
-    strip.set(ylim=(0, 1), yticks=[], title=f"{display_name(result.model)}: segments and window probabilities")
-    centers = [(window.start_s + window.end_s) / 2 for window in result.timeline]
-    probabilities = np.array([window.probabilities for window in result.timeline])
-    labels = list(dict.fromkeys([result.label, *(segment.label for segment in result.segments)]))
-    for label in labels:
-        axes.plot(centers, probabilities[:, result.classes.index(label)], marker="o", markersize=3,
-                  color=colours[label], label=label)
-    axes.axhline(LOW_CONFIDENCE, color="0.6", linestyle=":", linewidth=1)
-    axes.set(xlim=(0, end), ylim=(0, 1), xlabel="time (s), window centre", ylabel="probability")
-    figure.legend(loc="outside lower center", ncols=min(len(labels), 3), fontsize=9, frameon=False)
+    with rc_context(FIGURE_STYLE):
+        figure = Figure(figsize=(4.8, 4.0), dpi=120, layout="constrained")
+        strip, axes = figure.subplots(2, 1, sharex=True, height_ratios=[1, 3])
+        for segment in result.segments:
+            width = segment.end_s - segment.start_s
+            strip.broken_barh([(segment.start_s, width)], (0, 1), facecolors=colours[segment.label],
+                              edgecolor="white", linewidth=1, hatch=None if segment.known else "//")
+            if width / end >= 0.025 * len(segment.label) + 0.02:  # the label fits in its bar
+                strip.text(segment.start_s + width / 2, 0.5, segment.label, ha="center", va="center", clip_on=True)
+        strip.set(ylim=(0, 1), yticks=[], title=f"{display_name(result.model)}: segments")
+        centers = [(window.start_s + window.end_s) / 2 for window in result.timeline]
+        probabilities = np.array([window.probabilities for window in result.timeline])
+        labels = list(dict.fromkeys([result.label, *(segment.label for segment in result.segments)]))
+        for label in labels:
+            axes.plot(centers, probabilities[:, result.classes.index(label)], marker="o", markersize=3,
+                      color=colours[label], label=label)
+        axes.axhline(LOW_CONFIDENCE, color="0.6", linestyle=":", linewidth=1)
+        axes.set(xlim=(0, end), ylim=(0, 1), xlabel="time (s), window centre", ylabel="probability")
+        figure.legend(loc="outside lower center", ncols=min(len(labels), 2), frameon=False)
     return figure
 
 

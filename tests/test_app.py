@@ -45,7 +45,8 @@ TOO_WIDE = """(width) => [...document.querySelectorAll(
         '#verdict, #verdict *, #lrcn-video, #lrcn-video *, #convlstm-video, #convlstm-video *, #lrcn-plot, '
         + '#lrcn-plot *, #convlstm-plot, #convlstm-plot *, #how-to-read, #comparison, #comparison *, '
         + '#segments, #segments *')]
-    .filter(element => element.getBoundingClientRect().width > 0 && element.getBoundingClientRect().right > width + 1)
+    .filter(element => element.checkVisibility({visibilityProperty: true}) && element.getBoundingClientRect().width > 0
+                       && element.getBoundingClientRect().right > width + 1)
     .map(element => `${element.tagName}#${element.id}.${element.className}: ${element.getBoundingClientRect().right}`)"""
 
 
