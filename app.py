@@ -55,8 +55,9 @@ PHONE_SEGMENT_WIDTHS = ["21%", "12%", "12%", "33%", "22%"]
 
 def phone_column_widths(table: str, widths: list[str]) -> str:
     """CSS that gives the first columns of the Dataframe `#table` these widths, in its header and rows alike."""
-    return "".join(f"#{table} [data-heading='{column}'], #{table} [data-col='{column}'] {{ flex: 0 0 {width} !important; "
-                   f"width: {width} !important; min-width: {width} !important; max-width: {width} !important; }}\n"
+    return "".join(f"#{table} [data-heading='{column}'], #{table} [data-col='{column}'] {{ "
+                   f"flex: 0 0 {width} !important; width: {width} !important; min-width: {width} !important; "
+                   f"max-width: {width} !important; }}\n"
                    for column, width in enumerate(widths))
 
 
@@ -256,7 +257,7 @@ def build_app(recognizer: Recognizer, limits: Limits, examples_dir: Path = EXAMP
                 convlstm_video = gr.Video(label="ConvLSTM", show_label=False, interactive=False,
                                           elem_id="convlstm-video")
                 convlstm_plot = gr.Plot(label="ConvLSTM timeline", show_label=False, elem_id="convlstm-plot")
-        gr.Markdown(report.HOW_TO_READ, elem_id="how-to-read")
+        gr.Markdown(report.how_to_read(recognizer.specs), elem_id="how-to-read")
         table = gr.Dataframe(headers=report.TABLE_HEADERS, label="Comparison", interactive=False, wrap=True,
                              column_widths=COMPARISON_WIDTHS, elem_id="comparison")
         segments = gr.Dataframe(headers=report.SEGMENT_HEADERS, label="Segments", interactive=False, wrap=True,

@@ -1,4 +1,4 @@
-"""A recognition, explained: comparison table, verdict, timeline plots, model notes.
+"""A recognition, explained: verdict, comparison and segment tables, timeline plots, model notes.
 
 Plain strings and matplotlib figures, so the app only lays them out. A model
 that is less than `LOW_CONFIDENCE` sure says so: a guess is shown as a guess.
@@ -20,11 +20,16 @@ LOW_CONFIDENCE = 0.5
 TABLE_HEADERS = ["Model", "Predicted action", "Confidence", "Top 3", "Windows", "Inference time",
                  "Models agree"]
 SEGMENT_HEADERS = ["Model", "From", "To", "Action", "Confidence"]
-HOW_TO_READ = ("Each model scores the video window by window (3.2 s each, one every second); its answer in the "
-               "table is the average over all windows, and the segments are the stretches where its smoothed "
-               "window labels stay the same. The labels on the videos follow the segments.")
-"""One line for the page: how the video-level answer relates to the windows and the segments."""
 FIGURE_STYLE = {"font.size": 12, "axes.titlesize": 13, "legend.fontsize": 11}
+
+
+def how_to_read(specs: Mapping[str, ModelSpec]) -> str:
+    """One line for the page: how the video-level answer relates to the windows and to the segments."""
+    sampling = next(iter(specs.values())).sampling
+    return (f"Each model scores the video window by window ({sampling.window_seconds:g} s each, one every "
+            f"{sampling.hop_seconds:g} s). Its answer in the table is the average over all its windows; its segments "
+            "are the stretches where its smoothed window labels stay the same, and the labels on its video "
+            "follow the segments.")
 
 
 def is_confident(result: ModelResult | Segment) -> bool:
@@ -81,7 +86,8 @@ def verdict(recognition: Recognition) -> str:
 
 def _opinion(name: str, result: ModelResult) -> str:
     if not result.known:
-        return f"{display_name(name)} sees none of the actions it knows (closest: {result.label}, {result.confidence:.0%})"
+        return (f"{display_name(name)} sees none of the actions it knows "
+                f"(closest: {result.label}, {result.confidence:.0%})")
     caveat = "" if is_confident(result) else ", low confidence"
     return f"{display_name(name)} says **{result.label}** ({result.confidence:.0%}{caveat})"
 
@@ -91,8 +97,9 @@ def _verdict(recognition: Recognition) -> str:
     results = recognition.models
     classes = len(next(iter(results.values())).classes)
     if not any(result.known for result in results.values()):
-        closest = max(results.values(), key=lambda result: result.confidence)
-        return not_known(closest.label, closest.confidence, classes) + (
+        joint = np.mean([result.probabilities for result in results.values()], axis=0)
+        closest = int(np.argmax(joint))
+        return not_known(next(iter(results.values())).classes[closest], float(joint[closest]), classes) + (
             " " + "; ".join(_opinion(name, result) for name, result in results.items()) + ".")
     if not any(is_confident(result) for result in results.values()):
         guesses = "; ".join(_opinion(name, result) for name, result in results.items())
@@ -106,13 +113,14 @@ def _verdict(recognition: Recognition) -> str:
     return "The models disagree: " + "; ".join(_opinion(name, result) for name, result in results.items()) + "."
 
 
-def _segment_text(segment: Segment, with_confidence: bool) -> str:
+def _segment_text(segment: Segment) -> str:
+    """A segment in the verdict: its time span and label, and its confidence only when it is a doubtful one."""
     span = f"{clock(segment.start_s)}-{clock(segment.end_s)}"
     if not segment.known:
         return f"{span} none of the known actions (closest: {segment.label}, {segment.confidence:.0%})"
-    caveat = "" if is_confident(segment) else ", low confidence"
-    details = f" ({segment.confidence:.0%}{caveat})" if with_confidence or caveat else ""
-    return f"{span} **{segment.label}**{details}"
+    if not is_confident(segment):
+        return f"{span} **{segment.label}** ({segment.confidence:.0%}, low confidence)"
+    return f"{span} **{segment.label}**"
 
 
 def _story(recognition: Recognition) -> str:
@@ -122,10 +130,10 @@ def _story(recognition: Recognition) -> str:
                for name, result in results.items()}
     if len({tuple(story) for story in stories.values()}) == 1:
         first = next(iter(results.values()))
-        segments = ", ".join(_segment_text(segment, with_confidence=False) for segment in first.segments)
+        segments = ", ".join(_segment_text(segment) for segment in first.segments)
         return f"The video shows {len(first.segments)} parts, and both models see the same ones: {segments}."
     tellings = "; ".join(f"{display_name(name)}: "
-                         + ", ".join(_segment_text(segment, with_confidence=False) for segment in result.segments)
+                         + ", ".join(_segment_text(segment) for segment in result.segments)
                          for name, result in results.items())
     return f"The video shows several actions, and the models disagree on them. {tellings}."
 

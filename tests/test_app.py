@@ -47,7 +47,7 @@ TOO_WIDE = """(width) => [...document.querySelectorAll(
         + '#segments, #segments *')]
     .filter(element => element.checkVisibility({visibilityProperty: true}) && element.getBoundingClientRect().width > 0
                        && element.getBoundingClientRect().right > width + 1)
-    .map(element => `${element.tagName}#${element.id}.${element.className}: ${element.getBoundingClientRect().right}`)"""
+    .map(element => `${element.tagName}.${element.className}: ${element.getBoundingClientRect().right}`)"""
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 import numpy as np
 
 from recognition.metadata import ModelSpec, SamplingSpec
-from recognition.report import about_models, comparison_rows, segment_rows, timeline_figure, verdict
+from recognition.report import about_models, comparison_rows, how_to_read, segment_rows, timeline_figure, verdict
 from recognition.results import ModelResult, Recognition
 
 CLASSES = ("Diving", "PullUps", "Surfing", "Swing")
@@ -57,18 +57,20 @@ def test_agreement_keeps_the_low_confidence_mark():
 
 
 def test_an_answer_below_the_known_threshold_is_called_none_of_the_actions():
-    unsure = [0.1, 0.31, 0.3, 0.29]
+    unsure = [0.1, 0.32, 0.3, 0.28]
     recognition = _recognition(_result("lrcn", unsure, known_threshold=0.4),
                                _result("convlstm", [0.1, 0.2, 0.3, 0.4], known_threshold=0.45))
-    assert verdict(recognition).startswith("This doesn't look like any of the 4 actions these models know "
-                                           "(closest: Swing, 40%).")
+    assert verdict(recognition) == (  # closest by both models' evidence: Swing 34%, Surfing 30%
+        "This doesn't look like any of the 4 actions these models know (closest: Swing, 34%). LRCN sees none of "
+        "the actions it knows (closest: PullUps, 32%); ConvLSTM sees none of the actions it knows (closest: Swing, "
+        "40%).")
     lrcn, convlstm = comparison_rows(recognition)
     assert lrcn[1] == "none of the 4 known actions (closest: PullUps)"
     assert convlstm[1] == "none of the 4 known actions (closest: Swing)"
     one_knows = _recognition(_result("lrcn", unsure, known_threshold=0.4),
                              _result("convlstm", [0.1, 0.8, 0.05, 0.05], known_threshold=0.45))
     assert verdict(one_knows) == ("The models disagree: LRCN sees none of the actions it knows (closest: PullUps, "
-                                  "31%); ConvLSTM says **PullUps** (80%).")
+                                  "32%); ConvLSTM says **PullUps** (80%).")
 
 
 def test_several_actions_are_named_in_order_when_both_models_see_them():
@@ -119,3 +121,9 @@ def test_about_lists_the_classes_and_reads_accuracy_from_metadata():
     assert "**ConvLSTM**: convlstm architecture." in text and "validation accuracy **77%**" in text
     assert "16 frames of 224 px (black borders cut first) over 3.2 s windows, every 1 s" in text
     assert "16 frames of 224 px over 3.2 s windows, every 1 s" in text
+
+
+def test_the_page_says_how_the_answer_relates_to_the_windows():
+    specs = {"lrcn": ModelSpec("lrcn", "lrcn architecture", CLASSES, 224, SamplingSpec(16, 2.0, 0.5))}
+    assert how_to_read(specs).startswith("Each model scores the video window by window (2 s each, one every 0.5 s). "
+                                         "Its answer in the table is the average over all its windows")
