@@ -183,6 +183,10 @@ class ActionLens:
         message = self.messages.pop(request.session_hash, "Something went wrong: try again.")
         return f'<p class="message">{message}</p>'
 
+    def refused(self, request: gr.Request) -> tuple[str, gr.Button]:
+        """After a refused recognition: its sentence in the message area, and the button ready again."""
+        return self.last_message(request), gr.Button("Recognize", interactive=True)
+
     def preview(self, video_file: str | None, request: gr.Request = None) -> str | None:
         """A browser-playable copy of the upload (browsers can't play AVI or MKV); caps are checked first."""
         if not video_file:
@@ -266,15 +270,15 @@ def build_app(recognizer: Recognizer, limits: Limits, examples_dir: Path = EXAMP
             gr.Markdown(report.about_models(recognizer.specs))
 
         video_file.change(lens.preview, video_file, preview, api_visibility="private", show_progress_on=preview
-                          ).failure(lens.last_message, None, verdict, api_visibility="private")
+                          ).failure(lens.last_message, None, verdict, queue=False, api_visibility="private")
         outputs = [lrcn_video, convlstm_video, verdict, table, lrcn_plot, convlstm_plot, segments]
         running = recognize_button.click(
             lambda: (gr.Button("Recognizing...", interactive=False), ""), None, [recognize_button, verdict],
             queue=False, api_visibility="private",
         ).then(lens.recognize, [video_file, video_url], outputs, api_name="recognize", show_progress_on=verdict)
-        running.then(lambda: gr.Button("Recognize", interactive=True), None, recognize_button, queue=False,
-                     api_visibility="private")
-        running.failure(lens.last_message, None, verdict, api_visibility="private")
+        running.success(lambda: gr.Button("Recognize", interactive=True), None, recognize_button, queue=False,
+                        api_visibility="private")
+        running.failure(lens.refused, None, [verdict, recognize_button], queue=False, api_visibility="private")
     return demo
 
 

@@ -183,10 +183,10 @@ def test_link_is_downloaded_and_recognized(page: Page, site: str):
 
 def test_mistakes_get_a_sentence_not_a_traceback(page: Page, site: str):
     page.click("#recognize")
-    page.get_by_text("Upload a video file or paste a link to one first.").wait_for()
+    page.locator("#verdict").get_by_text("Upload a video file or paste a link to one first.").wait_for()
     page.get_by_label("...or a link to a video").fill(f"{site}/missing.mp4")
     page.click("#recognize")
-    page.get_by_text("Nothing was found at that link (HTTP 404): check the address.").wait_for()
+    page.locator("#verdict").get_by_text("Nothing was found at that link (HTTP 404): check the address.").wait_for()
     assert "Traceback" not in page.content()
 
 
