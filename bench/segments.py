@@ -1,6 +1,6 @@
 """How well the segments tell a long video's story: clips of several actions joined into one video.
 
-    python -m bench.segments                  # 12 videos of 8 clips each, about 4 minutes on 2 cores
+    python -m bench.segments                  # 12 videos of 8 clips each, 4 to 5 minutes on 2 cores
     python -m bench.segments --videos 3 --seed 7
 
 Each video joins one random held-out clip (groups g21-g25) of each of 8 random
@@ -66,8 +66,11 @@ def main(argv: list[str] | None = None) -> int:
             video.unlink()
     for name, rows in totals.items():
         found = [row[0] for row in rows]
+        at_least = ", ".join(f"at least {n} in {sum(f >= n for f in found)}" for n in (args.classes - 2,
+                                                                                     args.classes - 3))
         print(f"{name}: {sum(found)}/{args.classes * len(rows)} actions found; per video min {min(found)}, "
-              f"mean {sum(found) / len(rows):.1f}; segments per video max {max(row[1] for row in rows)}")
+              f"mean {sum(found) / len(rows):.1f}, {at_least} of {len(rows)} videos; "
+              f"segments per video max {max(row[1] for row in rows)}")
     return 0
 
 

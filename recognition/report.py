@@ -160,8 +160,9 @@ def timeline_figure(result: ModelResult, duration_s: float) -> Figure:
             width = segment.end_s - segment.start_s
             strip.broken_barh([(segment.start_s, width)], (0, 1), facecolors=colours[segment.label],
                               edgecolor="white", linewidth=1, hatch=None if segment.known else "//")
-            if width / end >= 0.025 * len(segment.label) + 0.02:  # the label fits in its bar
-                strip.text(segment.start_s + width / 2, 0.5, segment.label, ha="center", va="center", clip_on=True)
+            if width / end >= 0.022 * len(segment.label) + 0.01:  # the label fits in its bar
+                strip.text(segment.start_s + width / 2, 0.5, segment.label, ha="center", va="center", fontsize=10,
+                           clip_on=True)
         strip.set(ylim=(0, 1), yticks=[], title=f"{display_name(result.model)}: segments")
         centers = [(window.start_s + window.end_s) / 2 for window in result.timeline]
         probabilities = np.array([window.probabilities for window in result.timeline])
