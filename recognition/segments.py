@@ -6,8 +6,9 @@ labels are smoothed before the timeline is cut. The smoothing is a Viterbi pass
 over the windows: a label sequence earns each window's probability of its label
 and pays `switch_cost` for every change of label. A change therefore survives
 only when the windows after it favour the new label by more than the cost of
-switching there and back: a single window, whose probability is at most 1, can
-never pay for two switches, so one odd window inside an action never splits it.
+switching there and back. With a cost of at least 0.5, a single window, whose
+probability is at most 1, can never pay for two switches: one odd window inside
+an action never splits it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class Segment:
     end_s: float
     label: str
     confidence: float
-    known: bool = True
+    known: bool
 
     def summary(self) -> dict:
         return {"start_s": round(self.start_s, 3), "end_s": round(self.end_s, 3), "label": self.label,

@@ -218,10 +218,15 @@ def test_an_error_stays_on_the_page(page: Page, odd_files: dict[str, Path], tmp_
     page.locator("#verdict").get_by_text(message).wait_for(timeout=30_000)
     page.wait_for_timeout(15_000)
     assert message in page.locator("#verdict").inner_text()
+    page.get_by_label("...or a link to a video").fill("https://example.com/clip.mp4")
     page.click("#recognize")
-    page.wait_for_selector("#recognize:not([disabled])", timeout=30_000)
-    page.locator("#verdict").get_by_text(message).wait_for(timeout=30_000)
-    assert page.locator("#lrcn-video").get_by_text("Error").count() == 0
+    page.locator("#verdict").get_by_text("Give either a file or a link, not both").wait_for(timeout=30_000)
+    page.wait_for_timeout(15_000)
+    assert "Give either a file or a link, not both" in page.locator("#verdict").inner_text()
+    assert message not in page.locator("#verdict").inner_text(), "the next request replaces the message"
+    page.wait_for_selector("#recognize:not([disabled])")
+    for output in ("#lrcn-video", "#convlstm-video", "#lrcn-plot", "#convlstm-plot", "#comparison", "#segments"):
+        assert page.locator(output).get_by_text("Error").count() == 0, f"{output} shows an error without a sentence"
 
 
 @pytest.mark.slow
