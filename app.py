@@ -49,8 +49,8 @@ QUEUE_SIZE = int(os.environ.get("ACTION_LENS_QUEUE_SIZE", 16))
 KEPT_MESSAGES = 256  # sessions whose last refusal waits to be shown on the page
 COMPARISON_WIDTHS = ["12%", "24%", "11%", "22%", "10%", "11%", "10%"]
 SEGMENT_WIDTHS = ["20%", "12%", "12%", "40%", "16%"]
-PHONE_COMPARISON_WIDTHS = ["20%", "30%", "22%", "28%"]  # Model, Predicted action, Confidence, Top 3
-PHONE_SEGMENT_WIDTHS = ["21%", "12%", "12%", "33%", "22%"]
+PHONE_COMPARISON_WIDTHS = ["20%", "28%", "24%", "28%"]  # Model, Predicted action, Confidence, Top 3
+PHONE_SEGMENT_WIDTHS = ["20%", "12%", "11%", "33%", "24%"]
 
 
 def phone_column_widths(table: str, widths: list[str]) -> str:

@@ -20,7 +20,7 @@ LOW_CONFIDENCE = 0.5
 TABLE_HEADERS = ["Model", "Predicted action", "Confidence", "Top 3", "Windows", "Inference time",
                  "Models agree"]
 SEGMENT_HEADERS = ["Model", "From", "To", "Action", "Confidence"]
-FIGURE_STYLE = {"font.size": 12, "axes.titlesize": 13, "legend.fontsize": 11}
+FIGURE_STYLE = {"font.size": 13, "axes.titlesize": 14, "legend.fontsize": 12}
 
 
 def how_to_read(specs: Mapping[str, ModelSpec]) -> str:
