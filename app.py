@@ -187,7 +187,7 @@ class ActionLens:
         """After a refused recognition: its sentence in the message area, and the button ready again."""
         return self.last_message(request), gr.Button("Recognize", interactive=True)
 
-    def preview(self, video_file: str | None, request: gr.Request = None) -> str | None:
+    def preview(self, video_file: str | None, request: gr.Request | None = None) -> str | None:
         """A browser-playable copy of the upload (browsers can't play AVI or MKV); caps are checked first."""
         if not video_file:
             return None
@@ -195,7 +195,7 @@ class ActionLens:
             self.limits.check_file(video_file)
             return str(browser_playable_copy(video_file, request_folder() / "preview.mp4"))
 
-    def recognize(self, video_file: str | None, video_url: str | None, request: gr.Request = None,
+    def recognize(self, video_file: str | None, video_url: str | None, request: gr.Request | None = None,
                   progress=gr.Progress()):
         """Recognize the action in an uploaded video file or a video link, with both models."""
         with self.remembering_refusals(request):
