@@ -19,6 +19,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+import collections
 import contextlib
 import html
 import logging
@@ -52,6 +53,40 @@ QUEUE_SIZE = int(os.environ.get("ACTION_LENS_QUEUE_SIZE", 16))
 # extra permission). The component keeps the recording as it comes (include_audio=True, not
 # mirrored): stripping sound or mirroring back would need an ffmpeg on PATH, and there is none.
 WEBCAM = {"audio": False, "video": {"width": {"ideal": 640}, "height": {"ideal": 480}}}
+KEPT_MESSAGES = 256  # sessions whose last refusal waits to be shown on the page
+COMPARISON_WIDTHS = ["12%", "24%", "11%", "22%", "10%", "11%", "10%"]
+SEGMENT_WIDTHS = ["20%", "12%", "12%", "40%", "16%"]
+PHONE_COMPARISON_WIDTHS = ["20%", "28%", "24%", "28%"]  # Model, Predicted action, Confidence, Top 3
+PHONE_SEGMENT_WIDTHS = ["20%", "12%", "11%", "33%", "24%"]
+
+
+def phone_column_widths(table: str, widths: list[str]) -> str:
+    """CSS that gives the first columns of the Dataframe `#table` these widths, in its header and rows alike."""
+    return "".join(f"#{table} [data-heading='{column}'], #{table} [data-col='{column}'] {{ "
+                   f"flex: 0 0 {width} !important; width: {width} !important; min-width: {width} !important; "
+                   f"max-width: {width} !important; }}\n"
+                   for column, width in enumerate(widths))
+
+
+CSS = f"""
+#verdict {{ min-height: 3.5em; }}
+#verdict .message {{ color: var(--error-text-color); font-weight: 600; }}
+#comparison th *, #segments th * {{ word-break: keep-all; overflow-wrap: normal; }}
+@media (max-width: 640px) {{
+    /* A phone shows the columns that matter most, in widths that add up to the screen's. */
+    #comparison .header-table, #segments .header-table {{ table-layout: fixed; width: 100% !important; }}
+    #comparison .virtual-row, #segments .virtual-row {{ width: 100% !important; }}
+    #comparison .header-cell, #comparison .body-cell, #segments .header-cell, #segments .body-cell {{
+        font-family: var(--font); font-size: 11px; }}
+    #comparison .cell-wrap, #segments .cell-wrap {{ padding: 3px !important; }}
+    #comparison .cell-menu-button, #segments .cell-menu-button {{ display: none; }}
+    #comparison .body-cell *, #segments .body-cell * {{ overflow-wrap: anywhere; }}
+    #comparison [data-heading="4"], #comparison [data-heading="5"], #comparison [data-heading="6"],
+    #comparison [data-col="4"], #comparison [data-col="5"], #comparison [data-col="6"] {{ display: none; }}
+    {phone_column_widths("comparison", PHONE_COMPARISON_WIDTHS)}
+    {phone_column_widths("segments", PHONE_SEGMENT_WIDTHS)}
+}}
+"""
 
 log = logging.getLogger("action_lens")
 
@@ -137,18 +172,45 @@ class ActionLens:
     def __init__(self, models: ModelLoader, limits: Limits):
         self.models = models
         self.limits = limits
+        self.messages: collections.OrderedDict[str, str] = collections.OrderedDict()
 
-    def preview(self, video_file: str | None) -> str | None:
+    @contextlib.contextmanager
+    def remembering_refusals(self, request: gr.Request | None) -> Iterator[None]:
+        """Keep a refusal's sentence for `last_message`, which puts it on the page once the toast has gone."""
+        try:
+            yield
+        except gr.Error as error:
+            if request is not None and request.session_hash:
+                self.messages[request.session_hash] = error.message
+                while len(self.messages) > KEPT_MESSAGES:
+                    self.messages.popitem(last=False)
+            raise
+
+    def last_message(self, request: gr.Request) -> str:
+        """The sentence of this session's last refusal, for the message area."""
+        message = self.messages.pop(request.session_hash, "Something went wrong: try again.")
+        return f'<p class="message">{message}</p>'
+
+    def refused(self, request: gr.Request) -> tuple[str, gr.Button]:
+        """After a refused recognition: its sentence in the message area, and the button ready again."""
+        return self.last_message(request), gr.Button("Recognize", interactive=True)
+
+    def preview(self, video_file: str | None, request: gr.Request | None = None) -> str | None:
         """A browser-playable copy of the upload (browsers can't play AVI or MKV); caps are checked first."""
         if not video_file:
             return None
-        with failures_as_sentences("preparing the preview"):
+        with self.remembering_refusals(request), failures_as_sentences("preparing the preview"):
             self.limits.check_file(video_file)
             return str(browser_playable_copy(video_file, request_folder() / "preview.mp4"))
 
     def recognize(self, video_file: str | None, video_url: str | None, webcam_video: str | None = None,
-                  progress=gr.Progress()):
+                  request: gr.Request | None = None, progress=gr.Progress()):
         """Recognize the action in an uploaded video file, a video link or a webcam recording, with both models."""
+        with self.remembering_refusals(request):
+            return self._recognize(video_file, video_url, webcam_video, progress)
+
+    def _recognize(self, video_file: str | None, video_url: str | None, webcam_video: str | None,
+                   progress: gr.Progress) -> tuple:
         video_url = (video_url or "").strip()
         if sum(map(bool, (video_file, video_url, webcam_video))) > 1:
             raise user_error("Give one video at a time (a file, a link or a webcam recording): clear the others.")
@@ -180,15 +242,18 @@ class ActionLens:
             report.comparison_rows(recognition),
             report.timeline_figure(lrcn, recognition.duration_s),
             report.timeline_figure(convlstm, recognition.duration_s),
+            report.segment_rows(recognition),
         )
 
 
-def about_models(models: ModelLoader) -> str:
+def model_texts(models: ModelLoader) -> tuple[str, str]:
+    """How to read the answers, and *About the models*, from the models' metadata (read before they load)."""
     try:
-        return report.about_models(models.specs)
+        specs = models.specs
+        return report.how_to_read(specs), report.about_models(specs)
     except (OSError, ValueError, KeyError):
         log.exception("reading the models' metadata failed")
-        return "The models' descriptions could not be read from the server's weights folder."
+        return "", "The models' descriptions could not be read from the server's weights folder."
 
 
 def build_app(models: ModelLoader, limits: Limits, examples_dir: Path = EXAMPLES_DIR) -> gr.Blocks:
@@ -214,23 +279,33 @@ def build_app(models: ModelLoader, limits: Limits, examples_dir: Path = EXAMPLES
 
         verdict = gr.Markdown(elem_id="verdict")
         with gr.Row(equal_height=True):
-            with gr.Column():
-                lrcn_video = gr.Video(label="LRCN", interactive=False, elem_id="lrcn-video")
+            with gr.Column(min_width=280):
+                lrcn_video = gr.Video(label="LRCN", show_label=False, interactive=False, elem_id="lrcn-video")
                 lrcn_plot = gr.Plot(label="LRCN timeline", show_label=False, elem_id="lrcn-plot")
-            with gr.Column():
-                convlstm_video = gr.Video(label="ConvLSTM", interactive=False, elem_id="convlstm-video")
+            with gr.Column(min_width=280):
+                convlstm_video = gr.Video(label="ConvLSTM", show_label=False, interactive=False,
+                                          elem_id="convlstm-video")
                 convlstm_plot = gr.Plot(label="ConvLSTM timeline", show_label=False, elem_id="convlstm-plot")
+        how_to_read, about = model_texts(models)
+        gr.Markdown(how_to_read, elem_id="how-to-read")
         table = gr.Dataframe(headers=report.TABLE_HEADERS, label="Comparison", interactive=False, wrap=True,
-                             elem_id="comparison")
+                             column_widths=COMPARISON_WIDTHS, elem_id="comparison")
+        segments = gr.Dataframe(headers=report.SEGMENT_HEADERS, label="Segments", interactive=False, wrap=True,
+                                column_widths=SEGMENT_WIDTHS, elem_id="segments")
         with gr.Accordion("About the models", open=False):
-            gr.Markdown(about_models(models))
+            gr.Markdown(about)
 
-        video_file.change(lens.preview, video_file, preview, api_visibility="private")
-        recognize_button.click(
-            lens.recognize, [video_file, video_url, webcam_video],
-            [lrcn_video, convlstm_video, verdict, table, lrcn_plot, convlstm_plot],
-            api_name="recognize",
-        )
+        video_file.change(lens.preview, video_file, preview, api_visibility="private", show_progress_on=preview
+                          ).failure(lens.last_message, None, verdict, queue=False, api_visibility="private")
+        outputs = [lrcn_video, convlstm_video, verdict, table, lrcn_plot, convlstm_plot, segments]
+        running = recognize_button.click(
+            lambda: (gr.Button("Recognizing...", interactive=False), ""), None, [recognize_button, verdict],
+            queue=False, api_visibility="private",
+        ).then(lens.recognize, [video_file, video_url, webcam_video], outputs, api_name="recognize",
+               show_progress_on=verdict)
+        running.success(lambda: gr.Button("Recognize", interactive=True), None, recognize_button, queue=False,
+                        api_visibility="private")
+        running.failure(lens.refused, None, [verdict, recognize_button], queue=False, api_visibility="private")
     return demo
 
 
@@ -241,7 +316,7 @@ def main() -> None:
     demo = build_app(models, limits)
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
     keep_removing_old_outputs()
-    demo.launch(max_file_size=limits.max_bytes, prevent_thread_lock=True)
+    demo.launch(max_file_size=limits.max_bytes, css=CSS, prevent_thread_lock=True)
     models.start()  # once the page is served: importing TensorFlow alongside would slow the launch down
     demo.block_thread()
 

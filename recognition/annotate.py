@@ -1,4 +1,4 @@
-"""Annotated videos: each frame shows the label of the window covering it.
+"""Annotated videos: each frame shows the label of the segment it lies in, and the window's top 3.
 
 Written as H.264 (libx264, yuv420p, +faststart) through the ffmpeg binary that
 imageio-ffmpeg ships: browsers play it, and OpenCV's wheels can't write it.
@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from recognition.metadata import display_name
 from recognition.results import ModelResult
 from recognition.sampling import Window, window_for_time
 from recognition.video import VideoInfo, h264_writer, iter_frames, probe
@@ -33,8 +34,8 @@ def output_size(width: int, height: int, max_size: tuple[int, int] = MAX_OUTPUT_
     return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
 
 
-def draw_overlay(frame: np.ndarray, model: str, top3: list[tuple[str, float]]) -> None:
-    """Draw the model name, top label with confidence, and a small top-3 bar chart, in place.
+def draw_overlay(frame: np.ndarray, model: str, headline: str, top3: list[tuple[str, float]]) -> None:
+    """Draw the model name, the `headline` (the segment's label) and a small top-3 bar chart, in place.
 
     Sizes follow the frame's width, so the overlay reads the same in the page
     whatever the video's resolution (the app shows every video at about the same width).
@@ -42,8 +43,7 @@ def draw_overlay(frame: np.ndarray, model: str, top3: list[tuple[str, float]]) -
     height, width = frame.shape[:2]
     scale = max(0.3, width / 640)
     pad, thick = max(3, round(8 * scale)), max(1, round(1.6 * scale))
-    label, confidence = top3[0]
-    lines = [(model.upper(), 0.6 * scale, _ACCENT), (f"{label} {confidence:.0%}", 0.9 * scale, _WHITE)]
+    lines = [(display_name(model), 0.6 * scale, _ACCENT), (headline, 0.9 * scale, _WHITE)]
     bars = [(f"{name} {probability:.0%}", probability) for name, probability in top3]
     bar_font = 0.65 * scale
     line_sizes = [cv2.getTextSize(text, _FONT, font, thick)[0] for text, font, _ in lines]
@@ -76,6 +76,12 @@ def _top3_per_window(result: ModelResult) -> list[list[tuple[str, float]]]:
     return table
 
 
+def headline(result: ModelResult, time_s: float) -> str:
+    """What the video says at `time_s`: the label of the segment there, or that it is none the model knows."""
+    segment = result.segment_at(time_s)
+    return f"{segment.label} {segment.confidence:.0%}" if segment.known else "Not a known action"
+
+
 class _VideoWriter:
     """One model's annotated video, encoded by its own ffmpeg and fed from its own thread.
 
@@ -91,14 +97,15 @@ class _VideoWriter:
         self.done: concurrent.futures.Future | None = None
 
     def start(self, model: str, result: ModelResult) -> None:
-        windows = tuple(Window(0, w.start_s, w.end_s) for w in result.timeline)
-        self.done = _FEEDERS.submit(self._feed, model, windows, _top3_per_window(result))
+        self.done = _FEEDERS.submit(self._feed, model, result)
 
-    def _feed(self, model: str, windows: tuple[Window, ...], top3: list[list[tuple[str, float]]]) -> None:
+    def _feed(self, model: str, result: ModelResult) -> None:
+        windows = tuple(Window(0, w.start_s, w.end_s) for w in result.timeline)
+        top3 = _top3_per_window(result)
         while (item := self.frames.get()) is not None:
             stamp, base = item
             canvas = base.copy()
-            draw_overlay(canvas, model, top3[window_for_time(windows, stamp)])
+            draw_overlay(canvas, model, headline(result, stamp), top3[window_for_time(windows, stamp)])
             self.encoder.send(canvas)
 
     def put(self, item: tuple[float, np.ndarray] | None) -> None:

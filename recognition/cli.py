@@ -22,14 +22,36 @@ def _load_recognizer(weights: Path):
     return Recognizer.load(weights)
 
 
+def _answer(label: str, confidence: float, known: bool) -> str:
+    """A label as the page writes it: plain, marked as a guess, or none of the known actions."""
+    from recognition.report import LOW_CONFIDENCE
+
+    if not known:
+        return f"none of these (closest: {label})"
+    return label if confidence >= LOW_CONFIDENCE else f"{label} (low confidence)"
+
+
 def _format_result(summary: dict) -> str:
+    from recognition.metadata import display_name
+    from recognition.report import clock
+
     lines = [f"{summary['video']}  ({summary['duration_s']:.1f} s)"]
     for name, model in summary["models"].items():
         top3 = ", ".join(f"{label} {p:.0%}" for label, p in model["top3"])
-        lines.append(f"  {name.upper():<9} {model['label']:<18} {model['confidence']:>6.1%}   "
+        answer = _answer(model["label"], model["confidence"], model["known"])
+        lines.append(f"  {display_name(name):<9} {answer:<18} {model['confidence']:>6.1%}   "
                      f"top-3: {top3}   ({model['seconds']:.2f} s)")
+        if len(model["segments"]) > 1:
+            lines += [f"    {clock(segment['start_s']):>5}-{clock(segment['end_s']):<5}  "
+                      f"{_answer(segment['label'], segment['confidence'], segment['known']):<18} "
+                      f"{segment['confidence']:>6.1%}" for segment in model["segments"]]
     lines += [f"  note: {note}" for note in summary.get("notes", [])]
     return "\n".join(lines)
+
+
+def _error_line(video: Path, message: str) -> str:
+    """The error, naming the file once: most messages already start with its name."""
+    return f"error: {message}" if video.name in message else f"error: {video}: {message}"
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -49,7 +71,7 @@ def _predict(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(summary), flush=True)
         elif "error" in summary:
-            print(f"{video}: error: {summary['error']}", file=sys.stderr, flush=True)
+            print(_error_line(video, summary["error"]), file=sys.stderr, flush=True)
         else:
             print(_format_result(summary), flush=True)
     return 1 if failures else 0
@@ -57,6 +79,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from recognition.evaluation import evaluate
+    from recognition.metadata import display_name
 
     reports = evaluate(_load_recognizer(args.weights), args.data, args.out, args.letterbox)
     if args.json:
@@ -64,9 +87,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         return 0
     for name, report in reports.items():
         if not report["clips"]:
-            print(f"{name.upper()}: {report['error']}")
+            print(f"{display_name(name)}: {report['error']}")
             continue
-        print(f"{name.upper()}: top-1 {report['top1']:.1%}, top-3 {report['top3']:.1%} "
+        print(f"{display_name(name)}: top-1 {report['top1']:.1%}, top-3 {report['top3']:.1%} "
               f"on {report['clips']} {'letterboxed copies of ' if report['letterboxed'] else ''}clips "
               f"of groups {report['groups']}")
         for label, accuracy in report["per_class"].items():

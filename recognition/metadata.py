@@ -24,6 +24,14 @@ LEGACY_MOTION_DEFAULTS: dict[str, Any] = {"subtract_camera_motion": False}
 """What metadata saved before a setting existed meant by leaving it out: the behaviour of its day."""
 
 
+DISPLAY_NAMES = {"lrcn": "LRCN", "convlstm": "ConvLSTM"}
+
+
+def display_name(model: str) -> str:
+    """A model's name as the page, the CLI and the progress messages write it."""
+    return DISPLAY_NAMES.get(model, model.upper())
+
+
 @dataclasses.dataclass(frozen=True)
 class SamplingSpec:
     """How frames are taken from a video: the same rule in training and inference.

@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from recognition import contract
 from recognition.annotate import AnnotatedVideos, h264_writer
-from recognition.metadata import MODEL_NAMES, WEIGHTS_DIR, ModelSpec, metadata_path
+from recognition.metadata import MODEL_NAMES, WEIGHTS_DIR, ModelSpec, display_name, metadata_path
 from recognition.motion import FlowTracker
 from recognition.progress import Progress
 from recognition.progress import no_progress as _no_progress
@@ -227,7 +227,7 @@ class Recognizer:
 
         results: dict[str, ModelResult] = {}
         for number, (name, model) in enumerate(self.models.items()):
-            progress(0.5 + 0.1 * number / len(self.models), f"Running {name.upper()}")
+            progress(0.5 + 0.1 * number / len(self.models), f"Running {display_name(name)}")
             started = time.perf_counter()
             plan = plans[name]
             taken = np.searchsorted(all_times, plan.times)
@@ -235,7 +235,7 @@ class Recognizer:
             stage_seconds[name] += time.perf_counter() - started
             windows = [(w.start_s, w.end_s) for w in plan.windows]
             results[name] = ModelResult.from_windows(name, model.spec.classes, windows, probabilities,
-                                                     stage_seconds[name])
+                                                     stage_seconds[name], duration_s)
         return results, duration_s, notes, stage_seconds
 
     def recognize(self, video: str | os.PathLike, output_dir: str | os.PathLike | None = None,

@@ -5,7 +5,7 @@ import numpy as np
 import psutil
 import pytest
 
-from recognition.annotate import AnnotatedVideos, draw_overlay, output_size
+from recognition.annotate import AnnotatedVideos, draw_overlay, headline, output_size
 from recognition.results import ModelResult
 
 CLASSES = ("Diving", "Surfing", "Swing")
@@ -27,7 +27,7 @@ def test_output_size_is_even_and_capped():
 
 def test_overlay_draws_on_the_top_left_only():
     frame = np.full((240, 320, 3), 128, np.uint8)
-    draw_overlay(frame, "lrcn", [("Diving", 0.9), ("Surfing", 0.07), ("Swing", 0.03)])
+    draw_overlay(frame, "lrcn", "Diving 90%", [("Diving", 0.9), ("Surfing", 0.07), ("Swing", 0.03)])
     assert (frame[:60, :100] != 128).any()
     assert (frame[200:, 200:] == 128).all()
 
@@ -36,10 +36,24 @@ def test_overlay_draws_on_the_top_left_only():
 def test_overlay_covers_the_same_share_of_any_frame(size: tuple[int, int]):
     """The app shows every video at about the same width, so the overlay scales with the frame to stay legible."""
     frame = np.full((*size, 3), 128, np.uint8)
-    draw_overlay(frame, "convlstm", [("HandstandPushups", 0.55), ("PushUps", 0.3), ("WallPushups", 0.1)])
+    draw_overlay(frame, "convlstm", "HandstandPushups 55%",
+                 [("HandstandPushups", 0.55), ("PushUps", 0.3), ("WallPushups", 0.1)])
     rows, columns = np.nonzero((frame != 128).any(axis=-1))
     assert 0.35 < (columns.max() + 1) / size[1] < 0.6
     assert 0.3 < (rows.max() + 1) / size[0] < 0.6
+
+
+def test_the_headline_follows_the_segments_not_the_single_windows():
+    windows = [(float(i), i + 3.2) for i in range(10)]
+    probabilities = np.array([[0.8, 0.1, 0.1]] * 3 + [[0.1, 0.8, 0.1]] + [[0.8, 0.1, 0.1]] * 2
+                             + [[0.1, 0.1, 0.8]] * 4)
+    result = ModelResult.from_windows("lrcn", CLASSES, windows, probabilities, 0.1, known_threshold=0.5)
+    assert [segment.label for segment in result.segments] == ["Diving", "Swing"]
+    assert headline(result, 4.6) == "Diving 68%"  # in the odd Surfing window's middle: smoothed away
+    assert headline(result, 7.0) == "Diving 68%" and headline(result, 7.2) == "Swing 80%"
+    unsure = ModelResult.from_windows("lrcn", CLASSES, windows[:1], np.array([[0.4, 0.3, 0.3]]), 0.1,
+                                      known_threshold=0.5)
+    assert headline(unsure, 1.0) == "Not a known action"
 
 
 def test_annotated_videos_play_in_a_browser(synthetic_clip: Path, tmp_path: Path):

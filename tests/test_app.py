@@ -23,6 +23,7 @@ from recognition.loader import WAITING_MESSAGE
 from tests.app_server import serving_app, serving_folder
 from tests.helpers import (CONFIDENT_ACTION as ACTION, ROOT, UCF14, WEIGHTS, needs_ucf14, needs_weights,
                            validation_clip, write_clip)
+from tests.test_segments import join_long_video
 
 APP_WEIGHTS = Path(os.environ.get("ACTION_LENS_WEIGHTS", WEIGHTS))
 CHROMIUM = "/usr/bin/chromium"
@@ -42,8 +43,16 @@ PLAYBACK = """async (selector) => {
             error: video.error && video.error.code};
 }"""
 
-TABLE_ROWS = """() => [...document.querySelectorAll('#comparison .virtual-row')].map(
+TABLE_ROWS = """(table) => [...document.querySelectorAll(`${table} .virtual-row`)].map(
     row => [...row.querySelectorAll('[role=gridcell]')].map(cell => cell.innerText.trim()))"""
+
+TOO_WIDE = """(width) => [...document.querySelectorAll(
+        '#verdict, #verdict *, #lrcn-video, #lrcn-video *, #convlstm-video, #convlstm-video *, #lrcn-plot, '
+        + '#lrcn-plot *, #convlstm-plot, #convlstm-plot *, #how-to-read, #comparison, #comparison *, '
+        + '#segments, #segments *')]
+    .filter(element => element.checkVisibility({visibilityProperty: true}) && element.getBoundingClientRect().width > 0
+                       && element.getBoundingClientRect().right > width + 1)
+    .map(element => `${element.tagName}.${element.className}: ${element.getBoundingClientRect().right}`)"""
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +133,15 @@ def _recognize(page: Page) -> list[list[str]]:
     page.wait_for_selector("#lrcn-video video", timeout=RESULT_TIMEOUT_MS)
     page.wait_for_selector("#convlstm-video video", timeout=RESULT_TIMEOUT_MS)
     page.wait_for_selector("#comparison .virtual-row", timeout=RESULT_TIMEOUT_MS)
-    return page.evaluate(TABLE_ROWS)
+    page.wait_for_selector("#recognize:not([disabled])", timeout=RESULT_TIMEOUT_MS)
+    return page.evaluate(TABLE_ROWS, "#comparison")
+
+
+@pytest.fixture(scope="module")
+def long_video(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[float, float, str]]]:
+    """Held-out clips of several actions joined into one video."""
+    video = tmp_path_factory.mktemp("long") / "workout.mp4"
+    return video, join_long_video(video)
 
 
 def _assert_plays(page: Page, selector: str) -> None:
@@ -188,10 +205,11 @@ def test_link_is_downloaded_and_recognized(page: Page, site: str):
 @pytest.mark.slow
 def test_mistakes_get_a_sentence_not_a_traceback(page: Page, site: str):
     page.click("#recognize")
-    page.get_by_text("Upload a video file, paste a link to one or record one with your webcam first.").wait_for()
+    page.locator("#verdict").get_by_text(
+        "Upload a video file, paste a link to one or record one with your webcam first.").wait_for()
     page.get_by_label("...or a link to a video").fill(f"{site}/missing.mp4")
     page.click("#recognize")
-    page.get_by_text("Nothing was found at that link (HTTP 404): check the address.").wait_for()
+    page.locator("#verdict").get_by_text("Nothing was found at that link (HTTP 404): check the address.").wait_for()
     assert "Traceback" not in page.content()
 
 
@@ -207,6 +225,61 @@ def test_shipped_examples_are_offered_by_label_and_the_first_is_recognized(page:
     assert [row[1] for row in rows] == [SHIPPED_EXAMPLES[0].stem] * 2, rows
     _assert_plays(page, "#lrcn-video video")
     _assert_plays(page, "#convlstm-video video")
+
+
+@pytest.mark.slow
+def test_a_long_video_is_told_in_segments(page: Page, long_video):
+    video, actions = long_video
+    page.locator("#video-file input[type=file]").set_input_files(video)
+    page.wait_for_selector("#preview video")
+    _recognize(page)
+    rows = page.evaluate(TABLE_ROWS, "#segments")
+    labels = [label for _, _, label in actions]
+    for model in ("LRCN", "ConvLSTM"):
+        told = [row[3] for row in rows if row[0] == model]
+        assert len(actions) - 1 <= len(told) <= 2 * len(actions), rows
+        assert sum(label in told for label in labels) >= len(labels) - 1, rows
+    verdict = page.locator("#verdict").inner_text()
+    assert "0:00-" in verdict and sum(label in verdict for label in labels) >= len(labels) - 1, verdict
+    for plot in ("#lrcn-plot img", "#convlstm-plot img"):
+        strip = page.locator(plot)
+        strip.wait_for()
+        assert strip.evaluate("image => image.naturalWidth") > 300
+
+
+@pytest.mark.slow
+def test_an_error_stays_on_the_page(page: Page, odd_files: dict[str, Path], tmp_path: Path):
+    upload = shutil.copy(odd_files["text"], tmp_path / "holiday.mp4")
+    page.locator("#video-file input[type=file]").set_input_files(upload)
+    message = "holiday.mp4: not a video that can be read"
+    page.locator("#verdict").get_by_text(message).wait_for(timeout=30_000)
+    page.wait_for_timeout(15_000)
+    assert message in page.locator("#verdict").inner_text()
+    page.get_by_label("...or a link to a video").fill("https://example.com/clip.mp4")
+    page.click("#recognize")
+    page.locator("#verdict").get_by_text("Give one video at a time").wait_for(timeout=30_000)
+    page.wait_for_timeout(15_000)
+    assert "Give one video at a time" in page.locator("#verdict").inner_text()
+    assert message not in page.locator("#verdict").inner_text(), "the next request replaces the message"
+    page.wait_for_selector("#recognize:not([disabled])")
+    for output in ("#lrcn-video", "#convlstm-video", "#lrcn-plot", "#convlstm-plot", "#comparison", "#segments"):
+        assert page.locator(output).get_by_text("Error").count() == 0, f"{output} shows an error without a sentence"
+
+
+@pytest.mark.slow
+def test_at_phone_width_nothing_needs_sideways_scrolling(browser: Browser, app_url: str, long_video):
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    try:
+        phone.goto(app_url, wait_until="domcontentloaded")
+        phone.wait_for_selector("#recognize")
+        phone.locator("#video-file input[type=file]").set_input_files(long_video[0])
+        _recognize(phone)
+        phone.wait_for_selector("#segments .virtual-row")
+        assert phone.evaluate(TOO_WIDE, 390) == []
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        phone.close()
+
 
 
 @pytest.mark.slow
@@ -271,11 +344,13 @@ def client(app_url: str, tmp_path_factory: pytest.TempPathFactory) -> Client:
 def test_api_recognizes_a_file_and_a_link(client: Client, site: str):
     by_file = client.predict(video_file=handle_file(validation_clip(ACTION)), video_url="", api_name="/recognize")
     by_link = client.predict(video_file=None, video_url=f"{site}/clip.mp4", api_name="/recognize")
-    for lrcn_video, convlstm_video, verdict, table, lrcn_plot, convlstm_plot in (by_file, by_link):
+    for lrcn_video, convlstm_video, verdict, table, lrcn_plot, convlstm_plot, segments in (by_file, by_link):
         assert Path(lrcn_video).stat().st_size > 0 and Path(convlstm_video).stat().st_size > 0
         assert verdict.startswith(f"Both models see **{ACTION}**")
         _assert_names_the_action(table["data"])
         assert lrcn_plot["type"] == convlstm_plot["type"] == "matplotlib"
+        assert [row[0] for row in segments["data"]] == ["LRCN", "ConvLSTM"]
+        assert [row[3] for row in segments["data"]] == [ACTION, ACTION]
 
 
 @pytest.mark.slow

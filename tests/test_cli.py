@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from recognition.cli import main
@@ -41,8 +42,14 @@ def test_predict_json_gives_one_line_per_input_and_fails_at_the_end(mixed_inputs
     assert [line["video"] for line in lines] == [str(p) for p in mixed_inputs]
     good, corrupt, text, missing = lines
     assert set(good["models"]) == {"lrcn", "convlstm"}
-    assert set(good["models"]["lrcn"]) == {"label", "confidence", "top3", "seconds"}
+    assert set(good["models"]["lrcn"]) == {"label", "confidence", "known", "top3", "seconds", "segments", "timeline"}
     assert len(good["models"]["convlstm"]["top3"]) == 3
+    for model in good["models"].values():
+        assert model["known"] is True
+        assert [window["start_s"] for window in model["timeline"]] == [0.0]
+        assert set(model["timeline"][0]) == {"start_s", "end_s", "label", "confidence"}
+        assert model["segments"] == [{"start_s": 0.0, "end_s": 3.0, "label": model["label"],
+                                      "confidence": model["confidence"], "known": True}]
     assert good["duration_s"] == pytest.approx(3.0)
     assert "not a video" in corrupt["error"]
     assert "not a video" in text["error"]
@@ -58,7 +65,7 @@ def test_predict_names_the_action_and_writes_two_videos(tmp_path: Path):
     done = run_cli("predict", str(clip), "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
     rows = [line.split()[:2] for line in done.stdout.splitlines() if line.startswith("  ") and "top-3" in line]
-    assert rows == [["LRCN", "JumpRope"], ["CONVLSTM", "JumpRope"]], done.stdout
+    assert rows == [["LRCN", "JumpRope"], ["ConvLSTM", "JumpRope"]], done.stdout
     assert sorted(p.name for p in tmp_path.glob("*.mp4")) == [f"{clip.stem}_convlstm.mp4", f"{clip.stem}_lrcn.mp4"]
 
 
@@ -95,5 +102,26 @@ def test_predict_refuses_a_video_over_the_duration_cap_before_decoding_it(tmp_pa
     clip = write_clip(tmp_path / "forty_seconds.avi", frames=400, fps=10.0)
     done = run_cli("predict", str(clip), env_extra={"ACTION_LENS_MAX_SECONDS": "30"})
     assert done.returncode == 1
-    assert "forty_seconds.avi: it is 40 s long and this demo takes videos up to 30 s" in done.stderr
+    assert "error: forty_seconds.avi: it is 40 s long and this demo takes videos up to 30 s" in done.stderr
+    assert done.stderr.count("forty_seconds.avi") == 1
     assert "Traceback" not in done.stderr
+
+
+def test_plain_output_marks_guesses_and_unknown_actions_and_lists_segments(capsys):
+    from recognition.cli import _format_result
+    from recognition.results import ModelResult, Recognition
+
+    classes = ("Diving", "PullUps", "Swing")
+    windows = [(float(i), i + 3.2) for i in range(12)]
+    story = np.array([[0.8, 0.1, 0.1]] * 6 + [[0.1, 0.2, 0.7]] * 6)
+    unsure = np.array([[0.35, 0.4, 0.25]] * 12)
+    recognition = Recognition("workout.mp4", 14.2, {
+        "lrcn": ModelResult.from_windows("lrcn", classes, windows, story, 0.5, 14.2),
+        "convlstm": ModelResult.from_windows("convlstm", classes, windows, unsure, 0.5, 14.2, known_threshold=0.5),
+    })
+    lines = _format_result(recognition.summary()).splitlines()
+    assert lines[1].split()[:4] == ["LRCN", "Diving", "(low", "confidence)"]
+    assert lines[2].split()[:3] == ["0:00-0:07", "Diving", "80.0%"]
+    assert lines[3].split()[:3] == ["0:07-0:14", "Swing", "70.0%"]
+    assert lines[4].split()[:6] == ["ConvLSTM", "none", "of", "these", "(closest:", "PullUps)"]
+    assert len(lines) == 5

@@ -113,7 +113,7 @@ def test_progress_runs_through_every_stage_and_can_stop_the_work(recognizer: Rec
     recognizer.recognize(odd_files["short"], output_dir=tmp_path, progress=lambda f, step: steps.append((f, step)))
     fractions, names = [f for f, _ in steps], {step for _, step in steps}
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
-    assert {"Decoding video and running the CNNs", "Running LRCN", "Running CONVLSTM",
+    assert {"Decoding video and running the CNNs", "Running LRCN", "Running ConvLSTM",
             "Writing annotated videos"} <= names
     deadline = Limits(max_request_seconds=0).deadline()
     stopped = tmp_path / "stopped"
@@ -168,3 +168,11 @@ def test_black_bars_added_to_a_video_do_not_change_the_answers(recognizer: Recog
     for name in MODEL_NAMES:
         assert boxed.models[name].label == plain.models[name].label, name
         assert boxed.models[name].confidence == pytest.approx(plain.models[name].confidence, abs=0.1), name
+
+
+def test_segments_cover_the_whole_video(recognizer: Recognizer, odd_files: dict[str, Path]):
+    result = recognizer.recognize(odd_files["variable_rate"])
+    for model in result.models.values():
+        assert model.segments[0].start_s == 0.0 and model.segments[-1].end_s == result.duration_s
+        assert all(a.end_s == b.start_s and a.label != b.label for a, b in zip(model.segments, model.segments[1:]))
+        assert model.known
