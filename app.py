@@ -4,9 +4,10 @@
 
 Serving follows GRADIO_SERVER_NAME and GRADIO_SERVER_PORT. ACTION_LENS_WEIGHTS
 names the folder of trained models (default `weights/`), ACTION_LENS_EXAMPLES a
-folder of example clips (default `examples/`), ACTION_LENS_QUEUE_SIZE the number
-of requests that may wait (default 16) and ACTION_LENS_KEEP_OUTPUTS_S how long
-result files are kept (default 3600). The caps on each video are in
+folder of example clips (default `examples/`), ACTION_LENS_QUEUE_SIZE a cap on
+the requests in line at once, against floods (default 32; who may wait is decided
+by the work queued, in `recognition/admission.py`) and ACTION_LENS_KEEP_OUTPUTS_S
+how long result files are kept (default 3600). The caps on each video are in
 `recognition/limits.py`. This file is the page and nothing else: the models,
 the downloads and the explanations live in `recognition/`.
 """
@@ -31,9 +32,11 @@ from pathlib import Path
 import gradio as gr
 
 from recognition import Recognition, Recognizer, VideoError, report
+from recognition.admission import WorkQueue, describe_wait
 from recognition.download import downloaded_video
 from recognition.limits import Deadline, Limits, describe_seconds
 from recognition.preview import browser_playable_copy
+from recognition.video import probe
 
 ROOT = Path(__file__).resolve().parent
 WEIGHTS_DIR = Path(os.environ.get("ACTION_LENS_WEIGHTS", ROOT / "weights"))
@@ -44,7 +47,7 @@ KEEP_OUTPUTS_S = float(os.environ.get("ACTION_LENS_KEEP_OUTPUTS_S", 3600))
 SWEEP_EVERY_S = max(1, int(min(KEEP_OUTPUTS_S, 600) / 2))
 VIDEO_SUFFIXES = [".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"]
 DOWNLOAD_SHARE = 0.2  # of the progress bar, when the video comes from a link
-QUEUE_SIZE = int(os.environ.get("ACTION_LENS_QUEUE_SIZE", 16))
+QUEUE_SIZE = int(os.environ.get("ACTION_LENS_QUEUE_SIZE", 32))
 
 log = logging.getLogger("action_lens")
 
@@ -129,6 +132,7 @@ class ActionLens:
     def __init__(self, recognizer: Recognizer, limits: Limits):
         self.recognizer = recognizer
         self.limits = limits
+        self.line = WorkQueue(limits.max_request_seconds)
 
     def preview(self, video_file: str | None) -> str | None:
         """A browser-playable copy of the upload (browsers can't play AVI or MKV); caps are checked first."""
@@ -145,19 +149,21 @@ class ActionLens:
             raise user_error("Give either a file or a link, not both: clear one of them.")
         if not video_file and not video_url:
             raise user_error("Upload a video file or paste a link to one first.")
-        deadline = self.limits.deadline()
         with failures_as_sentences("recognizing this video"):
             if video_file:
-                self.limits.check_file(video_file)
-                recognition = self._run(video_file, scaled(progress, 0.0, 1.0, deadline))
+                info = self.limits.check_file(video_file)
+                recognition = self._run(video_file, info.duration_s, progress, 0.0)
             else:
                 with downloaded_video(video_url, self.limits,
-                                      scaled(progress, 0.0, DOWNLOAD_SHARE, deadline)) as path:
-                    recognition = self._run(path, scaled(progress, DOWNLOAD_SHARE, 1.0, deadline))
+                                      scaled(progress, 0.0, DOWNLOAD_SHARE, self.limits.deadline())) as path:
+                    recognition = self._run(path, probe(path).duration_s, progress, DOWNLOAD_SHARE)
         return self._outputs(recognition)
 
-    def _run(self, video: str | os.PathLike, progress: Callable[[float, str], None]) -> Recognition:
-        return self.recognizer.recognize(video, output_dir=request_folder(), progress=progress)
+    def _run(self, video: str | os.PathLike, seconds: float, progress: gr.Progress, start: float) -> Recognition:
+        """Wait for the video's turn (or be turned away at once when the wait is too long), then recognize it."""
+        with self.line.turn(seconds, lambda ahead, wait_s: progress(start, desc=describe_wait(ahead, wait_s))):
+            return self.recognizer.recognize(video, output_dir=request_folder(),
+                                             progress=scaled(progress, start, 1.0, self.limits.deadline()))
 
     @staticmethod
     def _outputs(recognition: Recognition) -> tuple:
@@ -206,7 +212,7 @@ def build_app(recognizer: Recognizer, limits: Limits, examples_dir: Path = EXAMP
         recognize_button.click(
             lens.recognize, [video_file, video_url],
             [lrcn_video, convlstm_video, verdict, table, lrcn_plot, convlstm_plot],
-            api_name="recognize",
+            api_name="recognize", concurrency_limit=QUEUE_SIZE,
         )
     return demo
 
