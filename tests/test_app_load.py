@@ -189,7 +189,7 @@ def test_fourteen_classes_and_six_bad_inputs_at_once_are_all_served(loaded_app: 
         rows = output[3]["data"]
         assert [row[1] for row in rows] == alone[label], (label, rows)
         for row in rows:
-            right[row[0]] += row[1] == label
+            right[row[0]] += row[1].removesuffix(" (low confidence)") == label
     good_seconds = [seconds for request, (_, _, seconds) in zip(requests, outcomes) if request not in bad]
     bad_seconds = [seconds for request, (_, _, seconds) in zip(requests, outcomes) if request in bad]
     print(f"\n20 at once: all answered in {took:.1f} s; good clips answered after {min(good_seconds):.1f}-"
