@@ -78,8 +78,8 @@ def _sniff(head: bytes) -> str | None:
     return None
 
 
-def _check_file(path: Path) -> None:
-    """Refuse what is plainly not a video before any decoder sees it."""
+def _check_file(path: Path) -> bytes:
+    """Refuse what is plainly not a video before any decoder sees it; returns the file's first bytes."""
     if not path.exists():
         raise VideoError(f"{path}: no such file")
     if path.is_dir():
@@ -87,9 +87,10 @@ def _check_file(path: Path) -> None:
     if path.stat().st_size == 0:
         raise VideoError(f"{path.name}: the file is empty")
     with path.open("rb") as file:
-        kind = _sniff(file.read(16))
-    if kind:
+        head = file.read(16)
+    if kind := _sniff(head):
         raise VideoError(f"{path.name}: is {kind}, not a video")
+    return head
 
 
 def _fps(capture: cv2.VideoCapture) -> float:
@@ -110,25 +111,36 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     ffmpeg too, since an audio file's cover picture looks to OpenCV like a video.
     """
     path = Path(path)
-    _check_file(path)
+    head = _check_file(path)
+    info, fourcc, opened = _probe_opencv(path)
+    if info is None:
+        return _probe_ffmpeg(path, opened)
+    if head.startswith(b"GIF8") and info.frame_count == 1:  # an animated GIF is a video, a still one isn't
+        raise VideoError(f"{path.name}: is a still image, not a video")
+    if fourcc in _IMAGE_CODECS:
+        _probe_ffmpeg(path, opened)  # raises for a cover picture
+    return info
+
+
+def _probe_opencv(path: Path) -> tuple[VideoInfo | None, str, bool]:
+    """The video's info if OpenCV decodes a first frame (else None), its fourcc, and whether OpenCV opened it."""
     capture = cv2.VideoCapture(str(path))
     try:
-        opened = capture.isOpened()
-        if opened and _fourcc(capture) not in _OPENCV_CANNOT_DECODE:
-            ok, frame = capture.read()
-            if ok and frame is not None:
-                fps = _fps(capture)
-                frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-                if frame_count <= 0:
-                    frame_count = 1 + sum(1 for _ in iter(lambda: capture.grab(), False))
-                height, width = frame.shape[:2]
-                info = VideoInfo(str(path), fps, frame_count, width, height)
-                if _fourcc(capture) in _IMAGE_CODECS:
-                    _probe_ffmpeg(path, opened)  # raises for a cover picture
-                return info
+        if not capture.isOpened():
+            return None, "", False
+        fourcc = _fourcc(capture)
+        if fourcc in _OPENCV_CANNOT_DECODE:
+            return None, fourcc, True
+        ok, frame = capture.read()
+        if not ok or frame is None:
+            return None, fourcc, True
+        frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        if frame_count <= 0:
+            frame_count = 1 + sum(1 for _ in iter(lambda: capture.grab(), False))
+        height, width = frame.shape[:2]
+        return VideoInfo(str(path), _fps(capture), frame_count, width, height), fourcc, True
     finally:
         capture.release()
-    return _probe_ffmpeg(path, opened)
 
 
 def _probe_ffmpeg(path: Path, opened_by_opencv: bool) -> VideoInfo:
