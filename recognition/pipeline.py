@@ -210,7 +210,8 @@ class Recognizer:
                          "models, which makes people look distorted.")
         return notes
 
-    def _predict(self, info: VideoInfo, progress: Progress) -> tuple[dict[str, ModelResult], float, list[str], dict[str, float]]:
+    def _predict(self, info: VideoInfo,
+                 progress: Progress) -> tuple[dict[str, ModelResult], float, list[str], dict[str, float]]:
         """Every model's result, the duration covered, notes on the input, and seconds per stage.
 
         A file that ends early (truncated or damaged) is recognised over the part that decodes, with a note.

@@ -59,11 +59,13 @@ BORDER_MAX_SHARE = 0.3
 BORDER_PROBE_SIDE = 320
 """Frames larger than this (long side) are looked at every few pixels to find their borders."""
 
+_OPENCV_CANNOT_DECODE = {"av01"}
+"""Fourccs that OpenCV's wheel opens but has no software decoder for: they go straight to ffmpeg."""
+_IMAGE_CODECS = {"mjpg", "png ", "mpng", "bmp ", "jpeg"}
+"""Still-image codecs: a real video (MJPEG) or an audio file's cover picture, which only ffmpeg tells apart."""
+
 # The first bytes of still images and audio files. FFmpeg opens a still image as a
 # one-frame video, and says nothing useful about an audio file, so we look first.
-_OPENCV_CANNOT_DECODE = {"av01"}
-_IMAGE_CODECS = {"mjpg", "png ", "mpng", "bmp ", "jpeg"}
-
 _IMAGE_SIGNATURES = (b"\x89PNG", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*")
 _AUDIO_SIGNATURES = (b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"fLaC")
 
