@@ -154,6 +154,7 @@ class ActionLens:
                 info = self.limits.check_file(video_file)
                 recognition = self._run(video_file, info.duration_s, progress, 0.0)
             else:
+                self.line.check()
                 with downloaded_video(video_url, self.limits,
                                       scaled(progress, 0.0, DOWNLOAD_SHARE, self.limits.deadline())) as path:
                     recognition = self._run(path, probe(path).duration_s, progress, DOWNLOAD_SHARE)

@@ -81,14 +81,22 @@ class WorkQueue:
         with self._changed:
             self.seconds_per_video_second += self.smoothing * (rate - self.seconds_per_video_second)
 
+    def check(self) -> None:
+        """Raise `Busy` if a request arriving now would wait past the limit (a link, before it is downloaded)."""
+        with self._changed:
+            self._refuse_if_too_long()
+
+    def _refuse_if_too_long(self) -> None:
+        wait_s = self._work_ahead(len(self._line))
+        if wait_s > self.max_wait_s:
+            others = "1 other video" if len(self._line) == 1 else f"{len(self._line)} other videos"
+            raise Busy(f"The server is busy: your video would wait about {describe_seconds(wait_s)} behind "
+                       f"{others}, longer than the {describe_seconds(self.max_wait_s)} a request may take. "
+                       "Try again in a few minutes.")
+
     def _admit(self, video_seconds: float) -> _Request:
         with self._changed:
-            wait_s = self._work_ahead(len(self._line))
-            if wait_s > self.max_wait_s:
-                others = "1 other video" if len(self._line) == 1 else f"{len(self._line)} other videos"
-                raise Busy(f"The server is busy: your video would wait about {describe_seconds(wait_s)} behind "
-                           f"{others}, longer than the {describe_seconds(self.max_wait_s)} a request may take. "
-                           "Try again in a few minutes.")
+            self._refuse_if_too_long()
             request = _Request(self.expected_work_s(video_seconds))
             self._line.append(request)
             return request

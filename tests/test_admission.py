@@ -90,6 +90,14 @@ def test_a_request_that_would_wait_past_the_limit_is_refused_at_once_with_the_wa
     assert line.wait_s() == 0, "a refused request leaves nothing in the line"
 
 
+def test_a_link_can_be_refused_before_it_is_downloaded():
+    line = WorkQueue(max_wait_s=60, seconds_per_video_second=0.5, clock=Clock())
+    line.check()
+    with in_line(line, 200):
+        with pytest.raises(Busy, match="would wait about 1 min 40 s behind 1 other video, longer than the 1 min"):
+            line.check()
+
+
 def test_twenty_short_clips_are_all_admitted():
     line = WorkQueue(max_wait_s=300, clock=Clock())
     with in_line(line, *[6.0] * 20):
