@@ -5,9 +5,10 @@
 Serving follows GRADIO_SERVER_NAME and GRADIO_SERVER_PORT. ACTION_LENS_WEIGHTS
 names the folder of trained models (default `weights/`), loaded in the background
 while the page is already served; ACTION_LENS_EXAMPLES a folder of example clips
-(default `examples/`, each labelled by its file name), ACTION_LENS_QUEUE_SIZE the number
-of requests that may wait (default 16) and ACTION_LENS_KEEP_OUTPUTS_S how long
-result files are kept (default 3600). The caps on each video are in
+(default `examples/`, each labelled by its file name), ACTION_LENS_QUEUE_SIZE a cap on
+the requests in line at once, against floods (default 32; who may wait is decided
+by the work queued, in `recognition/admission.py`) and ACTION_LENS_KEEP_OUTPUTS_S
+how long result files are kept (default 3600). The caps on each video are in
 `recognition/limits.py`. This file is the page and nothing else: the models,
 the downloads and the explanations live in `recognition/`.
 """
@@ -33,12 +34,13 @@ from pathlib import Path
 import gradio as gr
 
 from recognition import Recognition, VideoError, report
+from recognition.admission import WorkQueue, describe_wait
 from recognition.download import downloaded_video
 from recognition.limits import Deadline, Limits, describe_seconds
 from recognition.loader import ModelLoader
 from recognition.metadata import WEIGHTS_DIR as SHIPPED_WEIGHTS
 from recognition.preview import browser_playable_copy
-from recognition.video import VIDEO_SUFFIXES
+from recognition.video import VIDEO_SUFFIXES, probe
 
 ROOT = Path(__file__).resolve().parent
 WEIGHTS_DIR = Path(os.environ.get("ACTION_LENS_WEIGHTS", SHIPPED_WEIGHTS))
@@ -48,7 +50,7 @@ GRADIO_UPLOADS = Path(gr.utils.get_upload_folder())
 KEEP_OUTPUTS_S = float(os.environ.get("ACTION_LENS_KEEP_OUTPUTS_S", 3600))
 SWEEP_EVERY_S = max(1, int(min(KEEP_OUTPUTS_S, 600) / 2))
 DOWNLOAD_SHARE = 0.2  # of the progress bar, when the video comes from a link
-QUEUE_SIZE = int(os.environ.get("ACTION_LENS_QUEUE_SIZE", 16))
+QUEUE_SIZE = int(os.environ.get("ACTION_LENS_QUEUE_SIZE", 32))
 # Webcam recordings: a modest resolution, and no microphone (the models need no sound, so no
 # extra permission). The component keeps the recording as it comes (include_audio=True, not
 # mirrored): stripping sound or mirroring back would need an ffmpeg on PATH, and there is none.
@@ -173,6 +175,7 @@ class ActionLens:
         self.models = models
         self.limits = limits
         self.messages: collections.OrderedDict[str, str] = collections.OrderedDict()
+        self.line = WorkQueue(limits.max_request_seconds)
 
     @contextlib.contextmanager
     def remembering_refusals(self, request: gr.Request | None) -> Iterator[None]:
@@ -217,20 +220,23 @@ class ActionLens:
         if not video_file and not video_url and not webcam_video:
             raise user_error("Upload a video file, paste a link to one or record one with your webcam first.")
         video_file = video_file or webcam_video
-        deadline = self.limits.deadline()
         with failures_as_sentences("recognizing this video"):
             if video_file:
-                self.limits.check_file(video_file)
-                recognition = self._run(video_file, scaled(progress, 0.0, 1.0, deadline))
+                info = self.limits.check_file(video_file)
+                recognition = self._run(video_file, info.duration_s, progress, 0.0)
             else:
+                self.line.check()
                 with downloaded_video(video_url, self.limits,
-                                      scaled(progress, 0.0, DOWNLOAD_SHARE, deadline)) as path:
-                    recognition = self._run(path, scaled(progress, DOWNLOAD_SHARE, 1.0, deadline))
+                                      scaled(progress, 0.0, DOWNLOAD_SHARE, self.limits.deadline())) as path:
+                    recognition = self._run(path, probe(path).duration_s, progress, DOWNLOAD_SHARE)
         return self._outputs(recognition)
 
-    def _run(self, video: str | os.PathLike, progress: Callable[[float, str], None]) -> Recognition:
-        recognizer = self.models.wait(on_wait=lambda message: progress(0.0, message))
-        return recognizer.recognize(video, output_dir=request_folder(), progress=progress)
+    def _run(self, video: str | os.PathLike, seconds: float, progress: gr.Progress, start: float) -> Recognition:
+        """Wait for the video's turn (or be turned away at once when the wait is too long), then recognize it."""
+        with self.line.turn(seconds, lambda ahead, wait_s: progress(start, desc=describe_wait(ahead, wait_s))):
+            on_progress = scaled(progress, start, 1.0, self.limits.deadline())
+            recognizer = self.models.wait(on_wait=lambda message: on_progress(0.0, message))
+            return recognizer.recognize(video, output_dir=request_folder(), progress=on_progress)
 
     @staticmethod
     def _outputs(recognition: Recognition) -> tuple:
@@ -302,7 +308,7 @@ def build_app(models: ModelLoader, limits: Limits, examples_dir: Path = EXAMPLES
             lambda: (gr.Button("Recognizing...", interactive=False), ""), None, [recognize_button, verdict],
             queue=False, api_visibility="private",
         ).then(lens.recognize, [video_file, video_url, webcam_video], outputs, api_name="recognize",
-               show_progress_on=verdict)
+               show_progress_on=verdict, concurrency_limit=QUEUE_SIZE)
         running.success(lambda: gr.Button("Recognize", interactive=True), None, recognize_button, queue=False,
                         api_visibility="private")
         running.failure(lens.refused, None, [verdict, recognize_button], queue=False, api_visibility="private")

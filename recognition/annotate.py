@@ -169,7 +169,7 @@ class AnnotatedVideos(contextlib.ExitStack):
         """
         for name, result in results.items():
             self.writers[name].start(name, result)
-        for stamp, frame in iter_frames(self.video):
+        for stamp, frame in iter_frames(self.info):
             if on_frame:
                 on_frame(stamp)
             base = cv2.cvtColor(cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)

@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from recognition.video import VideoError, probe
+from recognition.video import VideoError, VideoInfo, probe
 
 DEFAULT_MAX_SECONDS = 600.0
 DEFAULT_MAX_MB = 200.0
@@ -62,13 +62,14 @@ class Limits:
             return None
         return f"it is {describe_bytes(size)} and this demo takes files up to {describe_bytes(self.max_bytes)}"
 
-    def check_file(self, path: str | os.PathLike) -> None:
-        """Raise `VideoError` when a local video file is over either cap."""
+    def check_file(self, path: str | os.PathLike) -> VideoInfo:
+        """The video's `VideoInfo`; `VideoError` when a local video file is over either cap."""
         path = Path(path)
         info = probe(path)
         problem = self.size_problem(path.stat().st_size) or self.duration_problem(info.duration_s)
         if problem:
             raise VideoError(f"{path.name}: {problem}.")
+        return info
 
 
 class Deadline:

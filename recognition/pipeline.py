@@ -146,7 +146,7 @@ class Recognizer:
             writer.close()
             self.recognize(clip, output_dir=folder)
 
-    def _encode(self, video: str | os.PathLike, times: np.ndarray, progress: Progress,
+    def _encode(self, video: VideoInfo, times: np.ndarray, progress: Progress,
                 stage_seconds: dict[str, float]) -> tuple[dict[str, list[np.ndarray]], float]:
         """Every model's features for the frames at `times`, encoded batch by batch as the video decodes.
 
@@ -206,7 +206,7 @@ class Recognizer:
                          "models, which makes people look distorted.")
         return notes
 
-    def _predict(self, video: str | os.PathLike, info: VideoInfo,
+    def _predict(self, info: VideoInfo,
                  progress: Progress) -> tuple[dict[str, ModelResult], float, list[str], dict[str, float]]:
         """Every model's result, the duration covered, notes on the input, and seconds per stage.
 
@@ -216,14 +216,14 @@ class Recognizer:
         duration_s = info.duration_s
         plans, all_times = self._plans(duration_s)
         stage_seconds: dict[str, float] = {}
-        features, last_frame_s = self._encode(video, all_times, progress, stage_seconds)
+        features, last_frame_s = self._encode(info, all_times, progress, stage_seconds)
         if last_frame_s < all_times[-1] - TRUNCATION_SLACK_S:
             duration_s = last_frame_s + 1.0 / info.fps
             notes.append(f"Only the first {duration_s:.1f} s of the {info.duration_s:.1f} s the file announces could "
                          "be decoded (it looks truncated or damaged): the answer covers that part.")
             plans, all_times = self._plans(duration_s)
             stage_seconds = {}
-            features, _ = self._encode(video, all_times, progress, stage_seconds)
+            features, _ = self._encode(info, all_times, progress, stage_seconds)
 
         results: dict[str, ModelResult] = {}
         for number, (name, model) in enumerate(self.models.items()):
@@ -249,7 +249,7 @@ class Recognizer:
         with contextlib.ExitStack() as stack:
             videos = (stack.enter_context(AnnotatedVideos(video, list(self.models), Path(output_dir), info))
                       if output_dir is not None else None)
-            results, duration_s, notes, stage_seconds = self._predict(video, info, progress)
+            results, duration_s, notes, stage_seconds = self._predict(info, progress)
             if videos is not None:
                 started = time.perf_counter()
                 on_frame = _stage(progress, 0.6, 1.0, duration_s, "Writing annotated videos")

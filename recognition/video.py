@@ -1,7 +1,9 @@
-"""Video input through OpenCV: probe a file, then decode it once, sequentially.
+"""Video input: probe a file, choose a decoder, then decode it once, sequentially.
 
-Frames are picked by timestamp while decoding (seeking is slow and unreliable
-across codecs) and resized as soon as they are picked, so a long high-resolution
+OpenCV decodes what it can; what its wheel can't (AV1) goes through the ffmpeg
+binary imageio-ffmpeg ships (`ffmpeg_video`), with the same frames out. Frames
+are picked by timestamp while decoding (seeking is slow and unreliable across
+codecs) and resized as soon as they are picked, so a long high-resolution
 video never sits in memory whole. A model may ask for black borders (letterbox,
 pillarbox) to be cut first: a third of the UCF clips have them, mostly in a few
 classes, so a model that sees them learns the bars as a cue for those classes.
@@ -17,6 +19,8 @@ from pathlib import Path
 import cv2
 import imageio_ffmpeg
 import numpy as np
+
+from recognition import ffmpeg_video
 
 # imageio-ffmpeg starts ffmpeg in its own process group through a `preexec_fn`, which makes Python
 # fork() the whole TensorFlow process instead of vfork()ing it: 20 ms per encoder, and the
@@ -40,6 +44,8 @@ class VideoInfo:
     frame_count: int
     width: int
     height: int
+    decoder: str = "opencv"
+    """"opencv", or "ffmpeg" for streams OpenCV's wheel can't decode."""
 
     @property
     def duration_s(self) -> float:
@@ -64,6 +70,11 @@ BORDER_MAX_SHARE = 0.3
 BORDER_PROBE_SIDE = 320
 """Frames larger than this (long side) are looked at every few pixels to find their borders."""
 
+_OPENCV_CANNOT_DECODE = {"av01"}
+"""Fourccs that OpenCV's wheel opens but has no software decoder for: they go straight to ffmpeg."""
+_IMAGE_CODECS = {"mjpg", "png ", "mpng", "bmp ", "jpeg"}
+"""Still-image codecs: a real video (MJPEG) or an audio file's cover picture, which only ffmpeg tells apart."""
+
 # The first bytes of still images and audio files. FFmpeg opens a still image as a
 # one-frame video, and says nothing useful about an audio file, so we look first.
 _IMAGE_SIGNATURES = (b"\x89PNG", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*")
@@ -80,8 +91,8 @@ def _sniff(head: bytes) -> str | None:
     return None
 
 
-def _open(path: str | os.PathLike) -> cv2.VideoCapture:
-    path = Path(path)
+def _check_file(path: Path) -> bytes:
+    """Refuse what is plainly not a video before any decoder sees it; returns the file's first bytes."""
     if not path.exists():
         raise VideoError(f"{path}: no such file")
     if path.is_dir():
@@ -89,14 +100,10 @@ def _open(path: str | os.PathLike) -> cv2.VideoCapture:
     if path.stat().st_size == 0:
         raise VideoError(f"{path.name}: the file is empty")
     with path.open("rb") as file:
-        kind = _sniff(file.read(16))
-    if kind:
+        head = file.read(16)
+    if kind := _sniff(head):
         raise VideoError(f"{path.name}: is {kind}, not a video")
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        raise VideoError(f"{path.name}: not a video that can be read (the file is corrupt, cut short, "
-                         "audio only or in an unknown format)")
-    return capture
+    return head
 
 
 def _fps(capture: cv2.VideoCapture) -> float:
@@ -104,43 +111,95 @@ def _fps(capture: cv2.VideoCapture) -> float:
     return float(fps) if 0 < fps < 1000 else _FALLBACK_FPS
 
 
+def _fourcc(capture: cv2.VideoCapture) -> str:
+    code = int(capture.get(cv2.CAP_PROP_FOURCC))
+    return code.to_bytes(4, "little").decode("latin-1").lower()
+
+
 def probe(path: str | os.PathLike) -> VideoInfo:
-    """Read fps, frame count and size, and check that a first frame decodes."""
-    capture = _open(path)
+    """Read fps, frame count and size, check that a first frame decodes, and choose the decoder.
+
+    OpenCV is tried first. A stream it can't decode (AV1, which its wheel has no
+    software decoder for) goes to ffmpeg. A still-image codec is checked with
+    ffmpeg too, since an audio file's cover picture looks to OpenCV like a video.
+    """
+    path = Path(path)
+    head = _check_file(path)
+    info, fourcc, opened = _probe_opencv(path)
+    if info is None:
+        return _probe_ffmpeg(path, opened)
+    if head.startswith(b"GIF8") and info.frame_count == 1:  # an animated GIF is a video, a still one isn't
+        raise VideoError(f"{path.name}: is a still image, not a video")
+    if fourcc in _IMAGE_CODECS:
+        _probe_ffmpeg(path, opened)  # raises for a cover picture
+    return info
+
+
+def _probe_opencv(path: Path) -> tuple[VideoInfo | None, str, bool]:
+    """The video's info if OpenCV decodes a first frame (else None), its fourcc, and whether OpenCV opened it."""
+    capture = cv2.VideoCapture(str(path))
     try:
-        fps = _fps(capture)
+        if not capture.isOpened():
+            return None, "", False
+        fourcc = _fourcc(capture)
+        if fourcc in _OPENCV_CANNOT_DECODE:
+            return None, fourcc, True
         ok, frame = capture.read()
         if not ok or frame is None:
-            raise VideoError(f"{Path(path).name}: contains no decodable video frames")
+            return None, fourcc, True
         frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         if frame_count <= 0:
             frame_count = 1 + sum(1 for _ in iter(lambda: capture.grab(), False))
         height, width = frame.shape[:2]
-        return VideoInfo(str(path), fps, frame_count, width, height)
+        return VideoInfo(str(path), _fps(capture), frame_count, width, height), fourcc, True
     finally:
         capture.release()
 
 
-def iter_frames(path: str | os.PathLike) -> Iterator[tuple[float, np.ndarray]]:
+def _probe_ffmpeg(path: Path, opened_by_opencv: bool) -> VideoInfo:
+    try:
+        header, frame = ffmpeg_video.probe(path)
+    except ffmpeg_video.FfmpegError as error:
+        if error.cover_only:
+            raise VideoError(f"{path.name}: is an audio file with a cover picture, not a video") from error
+        if opened_by_opencv:
+            raise VideoError(f"{path.name}: contains no decodable video frames") from error
+        raise VideoError(f"{path.name}: not a video that can be read (the file is corrupt, cut short, "
+                         "audio only or in an unknown format)") from error
+    fps = header.fps if header.fps and 0 < header.fps < 1000 else _FALLBACK_FPS
+    if header.duration_s:
+        frame_count = max(1, round(header.duration_s * fps))
+    else:
+        frame_count = sum(1 for _ in ffmpeg_video.iter_frames(path))
+    height, width = frame.shape[:2]
+    return VideoInfo(str(path), fps, frame_count, width, height, decoder="ffmpeg")
+
+
+def iter_frames(video: str | os.PathLike | VideoInfo) -> Iterator[tuple[float, np.ndarray]]:
     """Yield `(timestamp_s, bgr_frame)` for every frame, in decoding order.
 
-    Timestamps come from the container where they rise; otherwise from the
-    frame index and nominal fps, which copes with files that report none.
+    Given a `VideoInfo`, decodes with the decoder its probe chose; given a path,
+    probes first. Timestamps come from the container where they rise; otherwise
+    from the frame index and nominal fps, which copes with files that report none.
     """
-    capture = _open(path)
+    info = video if isinstance(video, VideoInfo) else probe(video)
+    frames = ffmpeg_video.iter_frames(info.path) if info.decoder == "ffmpeg" else _opencv_frames(info.path)
+    last = -1.0
+    for index, (stamp, frame) in enumerate(frames):
+        if not stamp > last:
+            stamp = max(index / info.fps, last + 1e-3)
+        last = stamp
+        yield stamp, frame
+
+
+def _opencv_frames(path: str) -> Iterator[tuple[float, np.ndarray]]:
+    capture = cv2.VideoCapture(path)
     try:
-        fps = _fps(capture)
-        index, last = 0, -1.0
         while True:
             ok, frame = capture.read()
             if not ok or frame is None:
                 return
-            stamp = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-            if not stamp > last:
-                stamp = max(index / fps, last + 1e-3)
-            last = stamp
-            index += 1
-            yield stamp, frame
+            yield capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, frame
     finally:
         capture.release()
 
@@ -193,9 +252,9 @@ class SampleStream:
     time asked for means the file ends early (truncated or damaged).
     """
 
-    def __init__(self, path: str | os.PathLike, times: np.ndarray, formats: Sequence[FrameFormat],
+    def __init__(self, video: str | os.PathLike | VideoInfo, times: np.ndarray, formats: Sequence[FrameFormat],
                  batch_size: int = 32, on_frame: Callable[[float], None] | None = None):
-        self.path, self.times, self.formats = path, times, formats
+        self.video, self.times, self.formats = video, times, formats
         self.batch_size, self.on_frame = batch_size, on_frame
         self.last_frame_s = 0.0
 
@@ -227,7 +286,7 @@ class SampleStream:
 
     def _frames_at_times(self) -> Iterator[np.ndarray]:
         pending, previous = 0, None
-        for stamp, frame in iter_frames(self.path):
+        for stamp, frame in iter_frames(self.video):
             self.last_frame_s = stamp
             if self.on_frame:
                 self.on_frame(stamp)
@@ -238,19 +297,21 @@ class SampleStream:
                 return
             previous = frame
         if previous is None:
-            raise VideoError(f"{Path(self.path).name}: contains no decodable video frames")
+            path = self.video.path if isinstance(self.video, VideoInfo) else self.video
+            raise VideoError(f"{Path(path).name}: contains no decodable video frames")
         for _ in range(pending, len(self.times)):
             yield previous
 
 
-def read_samples(path: str | os.PathLike, times: np.ndarray,
+def read_samples(video: str | os.PathLike | VideoInfo, times: np.ndarray,
                  formats: Sequence[FrameFormat]) -> dict[FrameFormat, np.ndarray]:
     """Decode once and return `{format: uint8 array (len(times), size, size, 3)}`: the frames shown at `times`.
 
-    `times` may come in any order; the frames come back in the same order.
+    `times` may come in any order; the frames come back in the same order. `video` is a path, or
+    the `VideoInfo` its probe gave (which says which decoder to use).
     """
     order = np.argsort(times, kind="stable")
-    stream = SampleStream(path, np.asarray(times)[order], formats)
+    stream = SampleStream(video, np.asarray(times)[order], formats)
     frames = {f: np.empty((len(times), f.size, f.size, 3), np.uint8) for f in formats}
     filled = 0
     for batch in stream:

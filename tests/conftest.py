@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import WEIGHTS, odd_inputs, write_clip
+from tests.helpers import CONFIDENT_ACTION, UCF14, WEIGHTS, odd_inputs, pattern_clip, validation_clip, write_clip
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +28,29 @@ def recognizer():
     if missing:
         pytest.skip(f"no trained weights yet for {', '.join(missing)} in weights/")
     return Recognizer.load(WEIGHTS)
+
+
+@pytest.fixture(scope="session")
+def more_odd_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from tests.real_world import more_odd_inputs
+
+    return more_odd_inputs(tmp_path_factory.mktemp("more-odd"))
+
+
+@pytest.fixture(scope="session")
+def synthetic_codec_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every format of `tests.real_world.CODECS`, from ffmpeg's test pattern (where content doesn't matter)."""
+    from tests.real_world import codec_copies
+
+    folder = tmp_path_factory.mktemp("codecs-synthetic")
+    return codec_copies(pattern_clip(folder / "source.mp4", "320x240", 3.0), folder / "copies")
+
+
+@pytest.fixture(scope="session")
+def real_codec_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every format of `tests.real_world.CODECS`, from a held-out clip the models name confidently."""
+    from tests.real_world import codec_copies
+
+    if not UCF14.is_dir():
+        pytest.skip("needs the real UCF clips in ../shared/data/ucf14 (not in a fresh clone)")
+    return codec_copies(validation_clip(CONFIDENT_ACTION), tmp_path_factory.mktemp("codecs-real"))

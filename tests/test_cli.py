@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from recognition.cli import main
-from tests.helpers import ROOT, SHARED, needs_ucf14, needs_weights, validation_clip, write_clip
+from tests.helpers import CONFIDENT_ACTION, ROOT, SHARED, needs_ucf14, needs_weights, validation_clip, write_clip
 
 
 def run_cli(*args: str, timeout: int = 600, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -125,3 +125,19 @@ def test_plain_output_marks_guesses_and_unknown_actions_and_lists_segments(capsy
     assert lines[3].split()[:3] == ["0:07-0:14", "Swing", "70.0%"]
     assert lines[4].split()[:6] == ["ConvLSTM", "none", "of", "these", "(closest:", "PullUps)"]
     assert len(lines) == 5
+
+
+@needs_weights
+@needs_ucf14
+def test_predict_answers_every_common_format(real_codec_files: dict[str, Path], more_odd_files: dict[str, Path]):
+    """AV1 (mp4, webm), HEVC 10-bit and turned, VP9 10-bit, H.264 4:4:4, ProRes, MJPEG, MPEG-4: one answer each."""
+    videos = [*real_codec_files.values(), more_odd_files["audio_with_cover_mp4"]]
+    done = run_cli("predict", "--json", *map(str, videos))
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["video"] for line in lines] == [str(video) for video in videos], done.stderr
+    for name, line in zip(real_codec_files, lines):
+        assert set(line.get("models", {})) == {"lrcn", "convlstm"}, (name, line)
+        if name != "hevc_portrait_rotated":
+            assert {model["label"] for model in line["models"].values()} == {CONFIDENT_ACTION}, (name, line)
+    assert lines[-1]["error"] == "song_with_cover.mp4: is an audio file with a cover picture, not a video"
+    assert done.returncode == 1 and "Traceback" not in done.stderr

@@ -425,3 +425,36 @@ def test_each_site_refusal_gets_its_own_sentence_with_the_way_out(case: str, how
     assert sentence.count(".") <= 1 and sentence.endswith(".")
     assert "upload" in sentence
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("target, sentence", [
+    ("http://169.254.169.254/latest/meta-data/", "That link points at a link-local address (169.254.169.254)"),
+    ("http://10.0.0.1/clip.mp4", "That link points at a private network address (10.0.0.1)"),
+    ("http://192.168.1.1/clip.mp4", "That link points at a private network address (192.168.1.1)"),
+    ("http://172.16.5.4/clip.mp4", "That link points at a private network address (172.16.5.4)"),
+    ("http://100.64.0.1/clip.mp4", "That link points at a non-public address (100.64.0.1)"),
+    ("http://127.0.0.2/clip.mp4", "That link points at a loopback address (127.0.0.2)"),
+    ("http://2130706434/clip.mp4", "That link points at a loopback address (127.0.0.2)"),
+    ("http://0x7f000002/clip.mp4", "That link points at a loopback address (127.0.0.2)"),
+    ("http://[::1]/clip.mp4", "That link points at a loopback address (::1)"),
+    ("http://[::ffff:10.0.0.1]/clip.mp4", "That link points at a private network address"),
+    ("http://[fd00::1]/clip.mp4", "That link points at a private network address (fd00::1)"),
+    ("http://0.0.0.0/clip.mp4", "That link points at an unspecified address (0.0.0.0)"),
+    ("http://224.0.0.1/clip.mp4", "That link points at a multicast address (224.0.0.1)"),
+    ("file:///etc/passwd", "That is not a web link"),
+])
+def test_a_public_link_that_redirects_to_a_private_address_gets_nothing(site: _Site, tmp_path: Path, target: str,
+                                                                        sentence: str):
+    """The site (allowed, as a public one would be) answers 302 to an address the server must not fetch."""
+    message = _refusal(f"{site.base}/redirect?to={urllib.parse.quote(target)}", tmp_path,
+                       local=LocalAccess(addresses=frozenset({"127.0.0.1"})))
+    assert message.startswith(sentence), message
+    assert "\n" not in message and not any(tmp_path.iterdir())
+
+
+def test_a_chain_of_redirects_ending_at_a_private_address_gets_nothing(site: _Site, tmp_path: Path):
+    last = urllib.parse.quote("http://169.254.169.254/latest/meta-data/")
+    middle = urllib.parse.quote(f"{site.base}/redirect?to={last}")
+    message = _refusal(f"{site.base}/redirect?to={middle}", tmp_path,
+                       local=LocalAccess(addresses=frozenset({"127.0.0.1"})))
+    assert message.startswith("That link points at a link-local address (169.254.169.254)")

@@ -13,7 +13,8 @@ from recognition import MODEL_NAMES, Recognizer, VideoError
 from recognition.evaluation import letterboxed_copy
 from recognition.limits import Limits
 from recognition.video import probe
-from tests.helpers import UCF14, WEIGHTS, needs_ucf14, needs_weights, validation_clip
+from tests.helpers import CONFIDENT_ACTION, UCF14, WEIGHTS, needs_ucf14, needs_weights, validation_clip
+from tests.real_world import CODECS
 
 pytestmark = needs_weights
 
@@ -176,3 +177,26 @@ def test_segments_cover_the_whole_video(recognizer: Recognizer, odd_files: dict[
         assert model.segments[0].start_s == 0.0 and model.segments[-1].end_s == result.duration_s
         assert all(a.end_s == b.start_s and a.label != b.label for a, b in zip(model.segments, model.segments[1:]))
         assert model.known
+
+
+@pytest.mark.parametrize("name", list(CODECS))
+def test_every_common_format_gets_the_same_answer(recognizer: Recognizer, real_codec_files: dict[str, Path],
+                                                  name: str):
+    """A held-out clip re-encoded as phones, cameras, editors and sites write it; turned, it still gets an answer."""
+    result = recognizer.recognize(real_codec_files[name])
+    assert result.duration_s == pytest.approx(3.0, abs=0.05)
+    labels = {model.label for model in result.models.values()}
+    if name != "hevc_portrait_rotated":
+        assert labels == {CONFIDENT_ACTION}, (name, labels)
+    assert len(labels) >= 1 and all(model.confidence > 0 for model in result.models.values())
+
+
+@pytest.mark.parametrize("name", ["portrait_phone", "several_video_streams", "video_only_webm", "hevc_4k",
+                                  "animated_gif", "fragmented_mp4", "high_frame_rate", "interlaced_mpeg2",
+                                  "odd_size"])
+def test_odd_real_world_files_get_an_answer(recognizer: Recognizer, more_odd_files: dict[str, Path], name: str,
+                                            tmp_path: Path):
+    result = recognizer.recognize(more_odd_files[name], output_dir=tmp_path)
+    assert set(result.models) == set(MODEL_NAMES)
+    for model in result.models.values():
+        assert model.label in model.classes and probe(model.annotated_video).frame_count > 0

@@ -1,13 +1,16 @@
+import dataclasses
 from pathlib import Path
 
 import cv2
 import imageio_ffmpeg
 import numpy as np
+import psutil
 import pytest
 
 from recognition.video import (FrameFormat, SampleStream, VideoError, content_box, iter_frames, probe, read_samples,
                                to_square_rgb)
 from tests.helpers import pattern_clip, write_clip
+from tests.real_world import CODECS, REFUSALS
 
 
 def test_probe_reads_fps_size_and_duration(synthetic_clip: Path):
@@ -185,3 +188,67 @@ def test_borders_are_found_alike_whatever_the_batch_size(tmp_path: Path):
     np.testing.assert_array_equal(small, large)
     assert small[0, 0].mean() > 100, "the first chunk, all barred, is cropped"
     assert small[16, 0].mean() < 60, "the second chunk is partly without bars, so it keeps them whole"
+
+
+@pytest.mark.parametrize("name", list(CODECS))
+def test_every_common_format_decodes_with_the_decoder_its_probe_chose(synthetic_codec_files: dict[str, Path],
+                                                                      name: str):
+    """AV1 goes to ffmpeg (OpenCV's wheel can't decode it); the frames match the source's, picked by time."""
+    path = synthetic_codec_files[name]
+    info = probe(path)
+    assert info.decoder == ("ffmpeg" if name.startswith("av1") else "opencv")
+    assert info.duration_s == pytest.approx(3.0, abs=0.05) and info.fps == pytest.approx(25.0)
+    source = path.parent.parent / "source.mp4"
+    times, whole = np.array([0.1, 1.5, 2.9]), FrameFormat(64)
+    frames = read_samples(info, times, [whole])[whole].astype(int)
+    if name == "hevc_portrait_rotated":
+        assert (info.width, info.height) == (240, 320)
+        expected = read_samples(source, times, [whole])[whole]
+        expected = np.rot90(expected, k=1, axes=(1, 2))  # a 90° display rotation turns it anticlockwise
+    else:
+        assert (info.width, info.height) == (320, 240)
+        expected = read_samples(source, times, [whole])[whole]
+    assert np.abs(frames - expected).mean() < 12, "the frames are the source's, at the same times"
+
+
+@pytest.mark.parametrize("name", ["rotated", "variable_rate", "4k", "truncated_streamable"])
+def test_ffmpeg_gives_the_same_frames_and_times_as_opencv(odd_files: dict[str, Path], name: str):
+    """Whichever decoder a probe picks, training and inference see the same frames."""
+    info = probe(odd_files[name])
+    by_opencv = list(iter_frames(info))
+    by_ffmpeg = list(iter_frames(dataclasses.replace(info, decoder="ffmpeg")))
+    assert len(by_opencv) == len(by_ffmpeg) > 0
+    np.testing.assert_allclose([s for s, _ in by_opencv], [s for s, _ in by_ffmpeg], atol=1e-6)
+    for (_, opencv_frame), (_, ffmpeg_frame) in zip(by_opencv[::7], by_ffmpeg[::7]):
+        np.testing.assert_array_equal(opencv_frame, ffmpeg_frame)
+
+
+def test_an_ffmpeg_decode_stopped_early_leaves_no_process(synthetic_codec_files: dict[str, Path]):
+    frames = iter_frames(probe(synthetic_codec_files["av1_webm"]))
+    next(frames)
+    assert psutil.Process().children()
+    frames.close()
+    assert not psutil.Process().children()
+
+
+@pytest.mark.parametrize("name", list(REFUSALS))
+def test_broken_real_world_files_get_one_clear_sentence(more_odd_files: dict[str, Path], name: str):
+    path = more_odd_files[name]
+    with pytest.raises(VideoError) as error:
+        probe(path)
+    assert str(error.value).startswith(f"{path.name}: ") and REFUSALS[name] in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("name, size", [
+    ("portrait_phone", (180, 320)), ("several_video_streams", (320, 240)), ("video_only_webm", (320, 240)),
+    ("hevc_4k", (3840, 2160)), ("animated_gif", (160, 120)), ("fragmented_mp4", (320, 240)),
+    ("high_frame_rate", (320, 240)), ("with_audio_mkv", (320, 240)), ("interlaced_mpeg2", (320, 240)),
+    ("odd_size", (321, 241)),
+])
+def test_odd_real_world_files_decode(more_odd_files: dict[str, Path], name: str, size: tuple[int, int]):
+    """The picture shown (rotation applied; the first video stream of several), sampled to the model's size."""
+    info = probe(more_odd_files[name])
+    assert (info.width, info.height) == size and info.duration_s > 0.5
+    frames = read_samples(info, np.linspace(0.05, info.duration_s - 0.05, 8), [FrameFormat(32, crop_borders=True)])
+    assert frames[FrameFormat(32, crop_borders=True)].shape == (8, 32, 32, 3)

@@ -21,7 +21,7 @@ import numpy as np
 from recognition.metadata import SamplingSpec
 from recognition.sampling import plan_samples
 from recognition.training.dataset import Clip
-from recognition.video import FrameFormat, VideoError, probe, read_samples
+from recognition.video import FrameFormat, VideoError, VideoInfo, probe, read_samples
 
 CACHE_VERSION = 2
 
@@ -56,9 +56,10 @@ class FrameCache:
         for number, clip in enumerate(clips, 1):
             path = self._path(clip)
             try:
-                duration = probe(clip.path).duration_s
+                info = probe(clip.path)
+                duration = info.duration_s
                 if not path.exists():
-                    self._decode(clip, duration, path)
+                    self._decode(info, path)
             except VideoError as error:
                 print(f"  skipped {clip.path.name}: {error}", file=sys.stderr)
                 continue
@@ -68,9 +69,9 @@ class FrameCache:
                 print(f"  frames of {number}/{len(clips)} clips ({time.monotonic() - started:.0f} s)", flush=True)
         return result
 
-    def _decode(self, clip: Clip, duration: float, path: Path) -> None:
-        plan = plan_samples(duration, self.sampling)
-        frames = read_samples(clip.path, plan.times, [self.frame_format])[self.frame_format]
+    def _decode(self, info: VideoInfo, path: Path) -> None:
+        plan = plan_samples(info.duration_s, self.sampling)
+        frames = read_samples(info, plan.times, [self.frame_format])[self.frame_format]
         temporary = path.with_suffix(".tmp.npy")
         np.save(temporary, frames)
         temporary.replace(path)
