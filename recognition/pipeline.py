@@ -115,21 +115,23 @@ class LoadedModel:
 class Recognizer:
     """Loads the shipped models once; `recognize()` runs them on a video."""
 
-    def __init__(self, models: dict[str, LoadedModel]):
+    def __init__(self, models: dict[str, LoadedModel], calibrated: bool = True):
         samplings = {m.spec.sampling for m in models.values()}
         if len(samplings) > 1 and any(m.spec.motion for m in models.values()):
             raise ValueError("a model with a motion stream needs every loaded model to sample frames alike: "
                              "its flow is computed between consecutive decoded samples")
         self.models = models
+        self.calibrated = calibrated
+        """False gives each model's raw softmax (what `calibrate` fits on); True applies its calibration."""
 
     @classmethod
     def load(cls, weights_dir: str | os.PathLike = DEFAULT_WEIGHTS_DIR,
-             names: Sequence[str] = MODEL_NAMES) -> "Recognizer":
+             names: Sequence[str] = MODEL_NAMES, calibrated: bool = True) -> "Recognizer":
         weights_dir = Path(weights_dir)
         missing = [name for name in names if not (weights_dir / f"{name}.keras").exists()]
         if missing:
             raise FileNotFoundError(f"no trained model for {', '.join(missing)} in {weights_dir}")
-        return cls({name: LoadedModel.load(weights_dir / f"{name}.keras") for name in names})
+        return cls({name: LoadedModel.load(weights_dir / f"{name}.keras") for name in names}, calibrated)
 
     @property
     def specs(self) -> dict[str, ModelSpec]:
@@ -236,6 +238,8 @@ class Recognizer:
             plan = plans[name]
             taken = np.searchsorted(all_times, plan.times)
             probabilities = model.score([encoded[taken] for encoded in features[name]], plan)
+            if self.calibrated and model.spec.calibration is not None:
+                probabilities = model.spec.calibration.apply(probabilities)
             stage_seconds[name] += time.perf_counter() - started
             windows = [(w.start_s, w.end_s) for w in plan.windows]
             results[name] = ModelResult.from_windows(name, model.spec.classes, windows, probabilities,

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from recognition import MODEL_NAMES, Recognizer, VideoError
-from recognition.evaluation import letterboxed_copy
 from recognition.limits import Limits
+from recognition.shifts import shifted_copy
 from recognition.video import probe
 from tests.conftest import UCF14, WEIGHTS, needs_ucf14, needs_weights, validation_clip
 
@@ -161,7 +161,7 @@ def test_black_bars_added_to_a_video_do_not_change_the_answers(recognizer: Recog
     """Trained on uncut frames, the models learnt bars as a cue: with bars, LRCN called both clips SkyDiving."""
     assert all(spec.crop_borders for spec in recognizer.specs.values())
     plain = recognizer.recognize(UCF14 / clip)
-    boxed = recognizer.recognize(letterboxed_copy(UCF14 / clip, tmp_path))
+    boxed = recognizer.recognize(shifted_copy(UCF14 / clip, "letterbox", tmp_path))
     for name in MODEL_NAMES:
         assert boxed.models[name].label == plain.models[name].label, name
         assert boxed.models[name].confidence == pytest.approx(plain.models[name].confidence, abs=0.1), name

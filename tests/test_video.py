@@ -72,6 +72,28 @@ def test_xvid_avi_decodes(tmp_path: Path):
     assert probe(path).frame_count == 30
 
 
+def test_a_portrait_frame_is_padded_not_squeezed():
+    """A disc in a 9:16 frame stays a disc in the square: black bars left and right, the picture at 4:3 squeeze."""
+    frame = np.zeros((320, 180, 3), np.uint8)
+    cv2.circle(frame, (90, 160), 60, (255, 255, 255), -1)
+    square = to_square_rgb(frame, 96, (4 / 3, 2.4))
+    lit = np.argwhere(square[..., 0] > 128)
+    height, width = np.ptp(lit, axis=0) + 1
+    # padded to 4:3 and scaled to the square as in training: a disc becomes 3/4 as wide as tall, not 3/16
+    assert width / height == pytest.approx(0.75, abs=0.08)
+    assert square[:, :20].max() == 0 and square[:, -20:].max() == 0
+    content_width = round(96 * (180 / 320) / (4 / 3))
+    assert (square[48, :, 0] > 0).sum() <= content_width
+
+
+def test_shapes_inside_the_range_are_scaled_as_in_training():
+    frame = np.random.default_rng(0).integers(0, 256, (240, 320, 3), np.uint8)
+    assert np.array_equal(to_square_rgb(frame, 64, (4 / 3, 2.4)), to_square_rgb(frame, 64))
+    wide = np.full((100, 400, 3), 200, np.uint8)
+    padded = to_square_rgb(wide, 64, (4 / 3, 2.4))
+    assert padded[0].max() == 0 and padded[-1].max() == 0 and padded[32].min() == 200
+
+
 def test_square_resize_keeps_the_whole_view():
     frame = np.zeros((40, 80, 3), np.uint8)
     frame[:, :40] = (255, 0, 0)
