@@ -13,7 +13,8 @@ from recognition import MODEL_NAMES, Recognizer, VideoError
 from recognition.limits import Limits
 from recognition.shifts import shifted_copy
 from recognition.video import probe
-from tests.conftest import UCF14, WEIGHTS, needs_ucf14, needs_weights, validation_clip
+from tests.conftest import (CONFIDENT_ACTION, UCF14, WEIGHTS, ffmpeg, needs_ucf14, needs_weights, pattern_clip,
+                            validation_clip)
 
 pytestmark = needs_weights
 
@@ -165,3 +166,68 @@ def test_black_bars_added_to_a_video_do_not_change_the_answers(recognizer: Recog
     for name in MODEL_NAMES:
         assert boxed.models[name].label == plain.models[name].label, name
         assert boxed.models[name].confidence == pytest.approx(plain.models[name].confidence, abs=0.1), name
+
+
+@pytest.fixture(scope="module")
+def floor_clips() -> list[Path]:
+    """Up to four clips per class from groups g21-g25 (53 in all), a fixed subset of the held-out groups."""
+    return [path for label in sorted(p.name for p in UCF14.iterdir())
+            for path in sorted((UCF14 / label).glob("*_g2[1-5]_*.mp4"))[::4][:4]]
+
+
+@needs_ucf14
+@pytest.mark.slow
+def test_calibration_brings_the_confidence_closer_to_the_share_right(recognizer: Recognizer,
+                                                                     floor_clips: list[Path]):
+    """Each model's temperature, fitted on all 213 held-out clips, lowers the calibration error on this subset."""
+    from recognition.calibration import expected_calibration_error, tempered
+
+    errors = {}
+    for name in MODEL_NAMES:
+        calibration = recognizer.specs[name].calibration
+        assert calibration is not None and calibration.temperature != 1.0
+    shown = {name: [] for name in MODEL_NAMES}
+    raw = {name: [] for name in MODEL_NAMES}
+    labels = {name: [] for name in MODEL_NAMES}
+    raw_recognizer = Recognizer(recognizer.models, calibrated=False)
+    for clip in floor_clips[::2]:
+        calibrated, plain = recognizer.recognize(clip), raw_recognizer.recognize(clip)
+        for name in MODEL_NAMES:
+            classes = recognizer.specs[name].classes
+            shown[name].append(calibrated.models[name].probabilities)
+            raw[name].append(plain.models[name].probabilities)
+            labels[name].append(classes.index(clip.parent.name))
+            temperature = recognizer.specs[name].calibration.temperature
+            assert np.allclose(tempered(np.array([w.probabilities for w in plain.models[name].timeline]),
+                                        temperature),
+                               [w.probabilities for w in calibrated.models[name].timeline], atol=1e-5)
+    for name in MODEL_NAMES:
+        errors[name] = (expected_calibration_error(np.array(raw[name]), np.array(labels[name])),
+                        expected_calibration_error(np.array(shown[name]), np.array(labels[name])))
+    assert errors["lrcn"][1] < errors["lrcn"][0] - 0.03, errors
+    assert errors["convlstm"][1] < errors["convlstm"][0] + 0.02, errors
+
+
+@needs_ucf14
+def test_a_clear_held_out_clip_is_known_and_a_non_action_video_is_not(recognizer: Recognizer, tmp_path: Path):
+    clear = recognizer.recognize(validation_clip(CONFIDENT_ACTION))
+    for name, result in clear.models.items():
+        assert result.label == CONFIDENT_ACTION and recognizer.specs[name].calibration.is_known(result.confidence)
+    noise = tmp_path / "noise.mp4"
+    ffmpeg("-f", "lavfi", "-i", "nullsrc=s=320x240:r=25,geq=random(1)*255:128:128", "-t", "4",
+           "-pix_fmt", "yuv420p", str(noise))
+    still = pattern_clip(tmp_path / "still.mp4", "320x240", 4.0, "-vf", "select=eq(n\\,0),loop=100:1:0")
+    for video in (noise, still):
+        for name, result in recognizer.recognize(video).models.items():
+            assert not recognizer.specs[name].calibration.is_known(result.confidence), (video.name, name, result.top3)
+
+
+@needs_ucf14
+@pytest.mark.parametrize("clip", ["Lunges/v_Lunges_g23_c01.mp4", "JumpingJack/v_JumpingJack_g21_c01.mp4"])
+def test_a_portrait_copy_keeps_its_answer(recognizer: Recognizer, tmp_path: Path, clip: str):
+    """The middle 9:16 of a held-out clip, as a phone films it upright, is padded to the trained shape."""
+    assert all(spec.aspect_range is not None for spec in recognizer.specs.values())
+    portrait = shifted_copy(UCF14 / clip, "portrait", tmp_path)
+    assert probe(portrait).height > probe(portrait).width
+    for name, result in recognizer.recognize(portrait).models.items():
+        assert result.label == clip.split("/")[0], (name, result.top3)
