@@ -36,6 +36,24 @@ def assemble(clips: list[Path], seconds: float, output: Path, size: tuple[int, i
     return output
 
 
+def join_actions(clips: list[Path], output: Path, size: tuple[int, int] = (320, 240),
+                 fps: float = 25.0) -> list[tuple[float, float, str]]:
+    """Concatenate `clips` once, in order, into one H.264 video; returns each clip's (start s, end s, class).
+
+    The class is the clip's folder name, as in a UCF-style `<Class>/*.mp4` folder.
+    """
+    writer = h264_writer(output, size, fps=fps)
+    actions, written = [], 0
+    for clip in clips:
+        start = written
+        for _, frame in iter_frames(clip):
+            writer.send(cv2.cvtColor(cv2.resize(frame, size), cv2.COLOR_BGR2RGB))
+            written += 1
+        actions.append((start / fps, written / fps, clip.parent.name))
+    writer.close()
+    return actions
+
+
 def test_pattern(seconds: float, output: Path, size: str = "1280x720") -> Path:
     """ffmpeg's moving test pattern: a long high-resolution video for the memory check."""
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi",

@@ -16,6 +16,14 @@ from recognition.motion import MotionSpec
 from recognition.video import FrameFormat
 
 
+DISPLAY_NAMES = {"lrcn": "LRCN", "convlstm": "ConvLSTM"}
+
+
+def display_name(model: str) -> str:
+    """A model's name as the page, the CLI and the progress messages write it."""
+    return DISPLAY_NAMES.get(model, model.upper())
+
+
 @dataclasses.dataclass(frozen=True)
 class SamplingSpec:
     """How frames are taken from a video: the same rule in training and inference.

@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from recognition.annotate import AnnotatedVideos, h264_writer
-from recognition.metadata import ModelSpec, metadata_path
+from recognition.metadata import ModelSpec, display_name, metadata_path
 from recognition.motion import FlowTracker
 from recognition.results import ModelResult, Recognition
 from recognition.sampling import SamplePlan, plan_samples
@@ -233,7 +233,7 @@ class Recognizer:
 
         results: dict[str, ModelResult] = {}
         for number, (name, model) in enumerate(self.models.items()):
-            progress(0.5 + 0.1 * number / len(self.models), f"Running {name.upper()}")
+            progress(0.5 + 0.1 * number / len(self.models), f"Running {display_name(name)}")
             started = time.perf_counter()
             plan = plans[name]
             taken = np.searchsorted(all_times, plan.times)
@@ -243,7 +243,7 @@ class Recognizer:
             stage_seconds[name] += time.perf_counter() - started
             windows = [(w.start_s, w.end_s) for w in plan.windows]
             results[name] = ModelResult.from_windows(name, model.spec.classes, windows, probabilities,
-                                                     stage_seconds[name])
+                                                     stage_seconds[name], duration_s)
         return results, duration_s, notes, stage_seconds
 
     def recognize(self, video: str | os.PathLike, output_dir: str | os.PathLike | None = None,

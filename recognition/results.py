@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from recognition.segments import Segment, find_segments
+
 
 @dataclasses.dataclass(frozen=True)
 class WindowScore:
@@ -19,6 +21,12 @@ class WindowScore:
 
 @dataclasses.dataclass(frozen=True)
 class ModelResult:
+    """One model's answer for the whole video, its window timeline, and the segments read from it.
+
+    `known` says whether the answer is trusted to be one of the model's classes at all: the
+    video-level confidence reaches the model's `known_threshold`. Each segment says the same of itself.
+    """
+
     model: str
     classes: tuple[str, ...]
     label: str
@@ -26,14 +34,22 @@ class ModelResult:
     top3: tuple[tuple[str, float], ...]
     timeline: tuple[WindowScore, ...]
     seconds: float
+    segments: tuple[Segment, ...]
+    known: bool
     annotated_video: Path | None = None
 
     @classmethod
     def from_windows(cls, model: str, classes: tuple[str, ...], windows: list[tuple[float, float]],
-                     probabilities: np.ndarray, seconds: float) -> "ModelResult":
-        """The video-level answer is the average of the window probabilities."""
+                     probabilities: np.ndarray, seconds: float, duration_s: float | None = None,
+                     known_threshold: float = 0.0) -> "ModelResult":
+        """The video-level answer is the average of the window probabilities; segments cover 0 to `duration_s`.
+
+        `duration_s` defaults to the end of the last window.
+        """
+        probabilities = np.asarray(probabilities)
         mean = probabilities.mean(axis=0)
         ranked = np.argsort(-mean)[:3]
+        duration_s = windows[-1][1] if duration_s is None else duration_s
         return cls(
             model=model,
             classes=classes,
@@ -45,6 +61,8 @@ class ModelResult:
                 for (start, end), row in zip(windows, probabilities)
             ),
             seconds=seconds,
+            segments=find_segments(windows, probabilities, classes, duration_s, known_threshold),
+            known=bool(mean[ranked[0]] >= known_threshold),
         )
 
     @property
@@ -52,13 +70,29 @@ class ModelResult:
         """Video-level class probabilities: the mean over the timeline's windows."""
         return np.mean([w.probabilities for w in self.timeline], axis=0)
 
+    def segment_at(self, time_s: float) -> Segment:
+        """The segment that covers `time_s` (the first or last one outside the video)."""
+        for segment in self.segments:
+            if time_s < segment.end_s:
+                return segment
+        return self.segments[-1]
+
     def summary(self) -> dict:
-        """The short form used by `predict --json`."""
+        """The JSON form used by `predict --json` and the app's API.
+
+        Each timeline window gives its best label and that label's probability.
+        """
+        best = [int(np.argmax(window.probabilities)) for window in self.timeline]
         return {
             "label": self.label,
             "confidence": round(self.confidence, 4),
+            "known": self.known,
             "top3": [[name, round(p, 4)] for name, p in self.top3],
             "seconds": round(self.seconds, 3),
+            "segments": [segment.summary() for segment in self.segments],
+            "timeline": [{"start_s": window.start_s, "end_s": window.end_s, "label": self.classes[i],
+                          "confidence": round(window.probabilities[i], 4)}
+                         for window, i in zip(self.timeline, best)],
         }
 
 
