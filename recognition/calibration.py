@@ -33,6 +33,8 @@ class Calibration:
     temperature: float = 1.0
     known_threshold: float = 0.0
     """Calibrated confidence under which an answer is "none of the actions this model knows"."""
+    familiarity_threshold: float | None = None
+    """Familiarity (see `recognition.familiarity`) under which it is too; None when the model has none."""
     fitted_on: dict = dataclasses.field(default_factory=dict, compare=False)
     """Where the numbers come from: groups, clip count, error before and after (for people, not for inference)."""
 
@@ -40,7 +42,11 @@ class Calibration:
         """Rescale probabilities (..., classes) by the temperature: softmax(log p / T)."""
         return tempered(probabilities, self.temperature)
 
-    def is_known(self, confidence: float) -> bool:
+    def is_known(self, confidence: float, familiarity: float | None = None) -> bool:
+        """Whether an answer of this confidence, from windows this familiar, is one of the model's actions."""
+        if familiarity is not None and self.familiarity_threshold is not None \
+                and familiarity < self.familiarity_threshold:
+            return False
         return confidence >= self.known_threshold
 
     @classmethod

@@ -25,6 +25,7 @@ import numpy as np
 
 from recognition import dataset
 from recognition.calibration import Calibration, expected_calibration_error, reliability, tempered
+from recognition.familiarity import Familiarity, familiarity_path
 from recognition.metadata import ModelSpec, metadata_path
 from recognition.pipeline import Recognizer
 from recognition.results import Recognition
@@ -104,15 +105,27 @@ def _recognize(recognizer: Recognizer, video: Path, shift: str | None) -> Recogn
         return recognizer.recognize(shifted_copy(video, shift, Path(folder)))
 
 
+@dataclasses.dataclass
+class HeldOut:
+    """One model's held-out clips that decoded, and per clip its windows' probabilities and familiarity."""
+
+    clips: list[dataset.Clip]
+    probabilities: list[np.ndarray]
+    familiarity: list[np.ndarray | None]
+
+    def labels(self, classes: tuple[str, ...]) -> np.ndarray:
+        return np.array([classes.index(c.label) for c in self.clips])
+
+
 def held_out_windows(recognizer: Recognizer, data_dir: Path, shift: str | None = None,
-                     per_class: int | None = None) -> dict[str, tuple[list[dataset.Clip], list[np.ndarray]]]:
-    """Per model: its held-out clips that decoded, and each one's window probabilities (windows, classes)."""
+                     per_class: int | None = None) -> dict[str, HeldOut]:
+    """Per model: its held-out clips that decoded, with what the model made of each one's windows."""
     clips = dataset.scan(data_dir)
     chosen = {name: held_out(clips, spec) for name, spec in recognizer.specs.items()}
     if per_class:
         chosen = {name: first_per_class(picked, per_class) for name, picked in chosen.items()}
     wanted = sorted({c for picked in chosen.values() for c in picked}, key=lambda c: str(c.path))
-    windows: dict[str, dict[dataset.Clip, np.ndarray]] = {name: {} for name in recognizer.models}
+    windows: dict[str, dict[dataset.Clip, tuple]] = {name: {} for name in recognizer.models}
     for number, clip in enumerate(wanted, 1):
         try:
             recognition = _recognize(recognizer, clip.path, shift)
@@ -120,25 +133,28 @@ def held_out_windows(recognizer: Recognizer, data_dir: Path, shift: str | None =
             print(f"  skipped {clip.path.name}: {error}", file=sys.stderr)
             continue
         for name, result in recognition.models.items():
-            windows[name][clip] = np.array([w.probabilities for w in result.timeline])
+            familiarity = [w.familiarity for w in result.timeline]
+            windows[name][clip] = (np.array([w.probabilities for w in result.timeline]),
+                                   None if None in familiarity else np.array(familiarity))
         if number % 25 == 0 or number == len(wanted):
             print(f"  evaluated {number}/{len(wanted)} clips", file=sys.stderr, flush=True)
-    return {name: ([c for c in chosen[name] if c in windows[name]],
-                   [windows[name][c] for c in chosen[name] if c in windows[name]])
-            for name in recognizer.models}
+    held = {}
+    for name in recognizer.models:
+        decoded = [c for c in chosen[name] if c in windows[name]]
+        held[name] = HeldOut(decoded, [windows[name][c][0] for c in decoded], [windows[name][c][1] for c in decoded])
+    return held
 
 
 def evaluate(recognizer: Recognizer, data_dir: Path, out_dir: Path | None = None, shift: str | None = None,
              per_class: int | None = None) -> dict[str, dict]:
     """Per-model report on held-out groups; confusion and reliability PNGs go to `out_dir`."""
     reports = {}
-    for name, (picked, windows) in held_out_windows(recognizer, data_dir, shift, per_class).items():
-        spec = recognizer.specs[name]
+    for name, held in held_out_windows(recognizer, data_dir, shift, per_class).items():
+        spec, picked, windows = recognizer.specs[name], held.clips, held.probabilities
         if not picked:
             reports[name] = {"clips": 0, "error": "no held-out clips of known classes in this folder"}
             continue
-        index = {label: i for i, label in enumerate(spec.classes)}
-        labels = np.array([index[c.label] for c in picked])
+        labels = held.labels(spec.classes)
         probabilities = np.stack([w.mean(axis=0) for w in windows])
         ranked = np.argsort(-probabilities, axis=1)
         top1 = ranked[:, 0] == labels
@@ -154,7 +170,8 @@ def evaluate(recognizer: Recognizer, data_dir: Path, out_dir: Path | None = None
             "per_class": {label: float(top1[labels == i].mean())
                           for i, label in enumerate(spec.classes) if (labels == i).any()},
             "ece": expected_calibration_error(probabilities, labels),
-            "known": (float((probabilities.max(axis=1) >= calibration.known_threshold).mean())
+            "known": (float(np.mean([calibration.is_known(p.max(), None if f is None else f.mean())
+                                     for p, f in zip(probabilities, held.familiarity)]))
                       if calibration else None),
             "reliability": rows,
             "confusion": matrix.tolist(),
@@ -175,16 +192,35 @@ def evaluate(recognizer: Recognizer, data_dir: Path, out_dir: Path | None = None
     return reports
 
 
-def calibrate(weights_dir: Path, data_dir: Path, names: tuple[str, ...] | None = None) -> dict[str, Calibration]:
-    """Fit each model's calibration on its held-out groups and write it into `weights/<name>.json`."""
-    recognizer = Recognizer.load(weights_dir, **({"names": names} if names else {}), calibrated=False)
+def calibrate(weights_dir: Path, data_dir: Path) -> dict[str, Calibration]:
+    """Fit each model's familiarity on its training groups and its calibration on its held-out groups.
+
+    Writes `weights/<name>.familiarity.npz` and the calibration into `weights/<name>.json`.
+    """
+    recognizer = Recognizer.load(weights_dir, calibrated=False)
+    clips = dataset.scan(data_dir)
+    trained = {name: [c for c in clips if c.group in spec.training.get("training_groups", [])
+                      and c.label in spec.classes] for name, spec in recognizer.specs.items()}
+    descriptors: dict[str, list[np.ndarray]] = {name: [] for name in recognizer.models}
+    wanted = sorted({c for picked in trained.values() for c in picked}, key=lambda c: str(c.path))
+    for number, clip in enumerate(wanted, 1):
+        for name, described in recognizer.describe_windows(clip.path).items():
+            if clip in trained[name]:
+                descriptors[name].append(described)
+        if number % 25 == 0 or number == len(wanted):
+            print(f"  described {number}/{len(wanted)} training clips", file=sys.stderr, flush=True)
+    for name, model in recognizer.models.items():
+        if not descriptors[name]:
+            raise ValueError(f"{name}: no clips of its training groups in {data_dir}")
+        model.familiarity = Familiarity.fit(np.concatenate(descriptors[name]))
+        model.familiarity.save(familiarity_path(Path(weights_dir) / f"{name}.keras"))
+
     fitted = {}
-    for name, (picked, windows) in held_out_windows(recognizer, data_dir).items():
+    for name, held in held_out_windows(recognizer, data_dir).items():
         spec = recognizer.specs[name]
-        if not picked:
+        if not held.clips:
             raise ValueError(f"{name}: no held-out clips of its classes in {data_dir}")
-        index = {label: i for i, label in enumerate(spec.classes)}
-        labels = np.array([index[c.label] for c in picked])
-        fitted[name] = Calibration.fit(windows, labels, np.array([c.group for c in picked]))
+        fitted[name] = Calibration.fit(held.probabilities, held.labels(spec.classes),
+                                       np.array([c.group for c in held.clips]), held.familiarity)
         dataclasses.replace(spec, calibration=fitted[name]).save(metadata_path(Path(weights_dir) / f"{name}.keras"))
     return fitted

@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from recognition.annotate import AnnotatedVideos, h264_writer
+from recognition.familiarity import Familiarity, familiarity_path, window_descriptors
 from recognition.metadata import ModelSpec, display_name, metadata_path
 from recognition.motion import FlowTracker
 from recognition.results import ModelResult, Recognition
@@ -74,6 +75,7 @@ class LoadedModel:
     run_frame_head: Callable[[tf.Tensor], tf.Tensor]
     run_motion_encoder: Callable[[tf.Tensor], tf.Tensor] | None
     score_windows: Callable[[list[tf.Tensor]], tf.Tensor]
+    familiarity: Familiarity | None = None
 
     @classmethod
     def load(cls, path: Path) -> "LoadedModel":
@@ -101,7 +103,9 @@ class LoadedModel:
         window_specs = [tf.TensorSpec([None, spec.sampling.num_frames, *e.output.shape[1:]], tf.float32)
                         for e in encoders]
         score = tf.function(lambda x: head(x if len(x) > 1 else x[0], training=False), input_signature=[window_specs])
-        return cls(spec, fingerprint.hexdigest(), run_stem, run_frame_head, run_motion_encoder, score)
+        familiar = familiarity_path(path)
+        return cls(spec, fingerprint.hexdigest(), run_stem, run_frame_head, run_motion_encoder, score,
+                   Familiarity.load(familiar) if familiar.exists() else None)
 
     def score(self, features: list[np.ndarray], plan: SamplePlan) -> np.ndarray:
         """Window probabilities, shape (windows, classes), from each encoder's features of the frames of `plan`."""
@@ -110,6 +114,12 @@ class LoadedModel:
             self.score_windows([tf.constant(f[indices[i : i + WINDOW_BATCH]], tf.float32) for f in features]).numpy()
             for i in range(0, len(indices), WINDOW_BATCH)
         ])
+
+    def window_familiarity(self, features: list[np.ndarray], plan: SamplePlan) -> np.ndarray | None:
+        """How much each window looks like the training footage (windows,), if the model keeps its training windows."""
+        if self.familiarity is None:
+            return None
+        return self.familiarity.scores(window_descriptors(features, plan.window_indices()))
 
 
 class Recognizer:
@@ -237,14 +247,27 @@ class Recognizer:
             started = time.perf_counter()
             plan = plans[name]
             taken = np.searchsorted(all_times, plan.times)
-            probabilities = model.score([encoded[taken] for encoded in features[name]], plan)
-            if self.calibrated and model.spec.calibration is not None:
-                probabilities = model.spec.calibration.apply(probabilities)
+            frame_features = [encoded[taken] for encoded in features[name]]
+            probabilities = model.score(frame_features, plan)
+            familiarity = model.window_familiarity(frame_features, plan)
+            calibration = model.spec.calibration if self.calibrated else None
+            if calibration is not None:
+                probabilities = calibration.apply(probabilities)
             stage_seconds[name] += time.perf_counter() - started
             windows = [(w.start_s, w.end_s) for w in plan.windows]
             results[name] = ModelResult.from_windows(name, model.spec.classes, windows, probabilities,
-                                                     stage_seconds[name], duration_s)
+                                                     stage_seconds[name], duration_s, calibration, familiarity)
         return results, duration_s, notes, stage_seconds
+
+    def describe_windows(self, video: str | os.PathLike) -> dict[str, np.ndarray]:
+        """Every model's window descriptors (windows, dims) for `video`: what familiarity is measured on."""
+        plans, all_times = self._plans(probe(video).duration_s)
+        features, _ = self._encode(video, all_times, _no_progress, {})
+        descriptors = {}
+        for name in self.models:
+            taken = np.searchsorted(all_times, plans[name].times)
+            descriptors[name] = window_descriptors([f[taken] for f in features[name]], plans[name].window_indices())
+        return descriptors
 
     def recognize(self, video: str | os.PathLike, output_dir: str | os.PathLike | None = None,
                   progress: Progress = _no_progress) -> Recognition:

@@ -41,8 +41,10 @@ class FrameFormat:
 
     `aspect_range` is the span of picture shapes (width / height) the model was trained on: a
     picture inside it is scaled to the square as in training; one outside it (a portrait phone
-    video, a panorama) is first padded with black to the nearest shape inside it, so people keep
-    the proportions the model knows instead of being squeezed. None scales every picture whole.
+    video, a panorama) is first padded to the nearest shape inside it, so people keep the
+    proportions the model knows instead of being squeezed. The padding mirrors the picture's
+    edges: black bars are a sight the models never trained on, and still bars would hide the
+    camera's motion from the optical flow. None scales every picture whole.
     """
 
     size: int
@@ -160,7 +162,7 @@ def to_square_rgb(frame_bgr: np.ndarray, size: int,
     if (content_width, content_height) != (size, size):
         left, top = (size - content_width) // 2, (size - content_height) // 2
         resized = cv2.copyMakeBorder(resized, top, size - content_height - top, left, size - content_width - left,
-                                     cv2.BORDER_CONSTANT, value=(0, 0, 0))
+                                     cv2.BORDER_REFLECT_101)
     return cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
 
 

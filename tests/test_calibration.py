@@ -62,7 +62,7 @@ def test_reliability_bins_and_error_of_a_perfectly_calibrated_set():
 def test_a_calibration_survives_the_metadata_round_trip(tmp_path):
     from recognition.metadata import ModelSpec, SamplingSpec
 
-    calibration = Calibration(0.8, 0.4, {"groups": [21], "clips": 3})
+    calibration = Calibration(0.8, 0.4, 0.6, fitted_on={"groups": [21], "clips": 3})
     spec = ModelSpec("lrcn", "test", ("a", "b"), 32, SamplingSpec(), calibration=calibration,
                      aspect_range=(4 / 3, 2.4))
     spec.save(tmp_path / "m.json")
