@@ -51,18 +51,30 @@ class Calibration:
 
     @classmethod
     def fit(cls, window_probabilities: Sequence[np.ndarray], labels: np.ndarray, groups: np.ndarray,
+            window_familiarity: Sequence[np.ndarray | None] | None = None,
             known_share: float = KNOWN_SHARE) -> "Calibration":
         """Fit on held-out clips: each clip's raw window probabilities (windows, classes), its label and UCF group.
 
-        The temperature minimises the negative log-likelihood of the clip-level answers; the
-        threshold keeps `known_share` of the clips "known". `fitted_on` also records the
-        calibration error measured honestly, by leaving one group out at a time: fitted on the
+        The temperature minimises the negative log-likelihood of the clip-level answers. The
+        thresholds keep `known_share` of the clips "known"; with each clip's window familiarity
+        too, the clips let go are split evenly between the two tests: familiarity first, then the
+        confidence threshold is the highest that still keeps `known_share`. `fitted_on` also records
+        the calibration error measured honestly, by leaving one group out at a time: fitted on the
         other groups, measured on the one left out.
         """
         temperature = fit_temperature(window_probabilities, labels)
         scores = clip_probabilities(window_probabilities, temperature)
         confidences = scores.max(axis=1)
-        threshold = float(np.quantile(confidences, 1.0 - known_share))
+        familiar_enough = np.ones(len(labels), bool)
+        familiarity_threshold = None
+        if window_familiarity is not None and all(f is not None for f in window_familiarity):
+            familiarity = np.array([f.mean() for f in window_familiarity])
+            familiarity_threshold = _floor(float(np.quantile(familiarity, (1.0 - known_share) / 2)))
+            familiar_enough = familiarity >= familiarity_threshold
+        keep = int(np.ceil(known_share * len(labels)))
+        passing = np.sort(confidences[familiar_enough])[::-1]
+        threshold = _floor(float(passing[min(keep, len(passing)) - 1]))
+        known = familiar_enough & (confidences >= threshold)
         raw = clip_probabilities(window_probabilities, 1.0)
         left_out = np.zeros_like(raw)
         for group in np.unique(groups):
@@ -72,7 +84,8 @@ class Calibration:
                                                  fitted)
         return cls(
             temperature=round(float(temperature), 4),
-            known_threshold=round(threshold, 4),
+            known_threshold=threshold,
+            familiarity_threshold=familiarity_threshold,
             fitted_on={
                 "groups": sorted(int(g) for g in np.unique(groups)),
                 "clips": int(len(labels)),
@@ -80,7 +93,7 @@ class Calibration:
                 "ece_raw": round(expected_calibration_error(raw, labels), 4),
                 "ece_calibrated": round(expected_calibration_error(scores, labels), 4),
                 "ece_calibrated_leave_one_group_out": round(expected_calibration_error(left_out, labels), 4),
-                "known_share": round(float((confidences >= threshold).mean()), 4),
+                "known_share": round(float(known.mean()), 4),
             },
         )
 
@@ -90,6 +103,11 @@ class Calibration:
     @classmethod
     def from_dict(cls, data: dict) -> "Calibration":
         return cls(**data)
+
+
+def _floor(threshold: float) -> float:
+    """Rounded down to 4 decimals, so the clips that set a threshold stay on its side when it is saved."""
+    return float(np.floor(threshold * 1e4) / 1e4)
 
 
 def tempered(probabilities: np.ndarray, temperature: float) -> np.ndarray:

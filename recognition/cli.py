@@ -84,10 +84,12 @@ def _shifted(shift: str | None) -> str:
 def _calibrate(args: argparse.Namespace) -> int:
     from recognition.evaluation import calibrate
 
-    for name, calibration in calibrate(args.weights, args.data).items():
+    for name, calibration in calibrate(args.weights, args.data, args.references_per_class).items():
         fitted = calibration.fitted_on
-        print(f"{name.upper()}: temperature {calibration.temperature:.3f}, known from {calibration.known_threshold:.1%} "
-              f"on {fitted['clips']} clips of groups {fitted['groups']}: calibration error {fitted['ece_raw']:.3f} "
+        familiar = (f" and familiarity {calibration.familiarity_threshold:.3f}"
+                    if calibration.familiarity_threshold is not None else "")
+        print(f"{name.upper()}: temperature {calibration.temperature:.3f}, known from {calibration.known_threshold:.1%}"
+              f"{familiar} on {fitted['clips']} clips of groups {fitted['groups']}: calibration error {fitted['ece_raw']:.3f} "
               f"-> {fitted['ece_calibrated']:.3f} ({fitted['ece_calibrated_leave_one_group_out']:.3f} with each "
               f"group left out of the fit), {fitted['known_share']:.0%} called known")
     print(f"written into the metadata in {args.weights}")
@@ -168,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "threshold on its held-out groups, into its metadata")
     calibrate.add_argument("--data", type=Path, required=True, help="folder of <Class>/*.mp4|avi clips")
     calibrate.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
+    calibrate.add_argument("--references-per-class", type=int,
+                           help="keep the windows of at most this many training clips per class (default: all)")
     calibrate.set_defaults(run=_calibrate)
 
     train = commands.add_parser("train", help="train one model on a UCF-style folder")

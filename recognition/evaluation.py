@@ -192,16 +192,19 @@ def evaluate(recognizer: Recognizer, data_dir: Path, out_dir: Path | None = None
     return reports
 
 
-def calibrate(weights_dir: Path, data_dir: Path) -> dict[str, Calibration]:
+def calibrate(weights_dir: Path, data_dir: Path, references_per_class: int | None = None) -> dict[str, Calibration]:
     """Fit each model's familiarity on its training groups and its calibration on its held-out groups.
 
+    `references_per_class` limits the training clips whose windows are kept, spread over the groups.
     Writes `weights/<name>.familiarity.npz` and the calibration into `weights/<name>.json`.
     """
     recognizer = Recognizer.load(weights_dir, calibrated=False)
     clips = dataset.scan(data_dir)
     trained = {name: [c for c in clips if c.group in spec.training.get("training_groups", [])
                       and c.label in spec.classes] for name, spec in recognizer.specs.items()}
-    descriptors: dict[str, list[np.ndarray]] = {name: [] for name in recognizer.models}
+    if references_per_class:
+        trained = {name: first_per_class(picked, references_per_class) for name, picked in trained.items()}
+    descriptors: dict[str, list[list[np.ndarray]]] = {name: [] for name in recognizer.models}
     wanted = sorted({c for picked in trained.values() for c in picked}, key=lambda c: str(c.path))
     for number, clip in enumerate(wanted, 1):
         for name, described in recognizer.describe_windows(clip.path).items():
@@ -212,7 +215,7 @@ def calibrate(weights_dir: Path, data_dir: Path) -> dict[str, Calibration]:
     for name, model in recognizer.models.items():
         if not descriptors[name]:
             raise ValueError(f"{name}: no clips of its training groups in {data_dir}")
-        model.familiarity = Familiarity.fit(np.concatenate(descriptors[name]))
+        model.familiarity = Familiarity.fit([np.concatenate(part) for part in zip(*descriptors[name])])
         model.familiarity.save(familiarity_path(Path(weights_dir) / f"{name}.keras"))
 
     fitted = {}

@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from recognition.annotate import AnnotatedVideos, h264_writer
-from recognition.familiarity import Familiarity, familiarity_path, window_descriptors
+from recognition.familiarity import Familiarity, familiarity_path, window_parts
 from recognition.metadata import ModelSpec, display_name, metadata_path
 from recognition.motion import FlowTracker
 from recognition.results import ModelResult, Recognition
@@ -119,7 +119,7 @@ class LoadedModel:
         """How much each window looks like the training footage (windows,), if the model keeps its training windows."""
         if self.familiarity is None:
             return None
-        return self.familiarity.scores(window_descriptors(features, plan.window_indices()))
+        return self.familiarity.scores(window_parts(features, plan.window_indices()))
 
 
 class Recognizer:
@@ -259,14 +259,14 @@ class Recognizer:
                                                      stage_seconds[name], duration_s, calibration, familiarity)
         return results, duration_s, notes, stage_seconds
 
-    def describe_windows(self, video: str | os.PathLike) -> dict[str, np.ndarray]:
-        """Every model's window descriptors (windows, dims) for `video`: what familiarity is measured on."""
+    def describe_windows(self, video: str | os.PathLike) -> dict[str, list[np.ndarray]]:
+        """Every model's window parts for `video` (see `recognition.familiarity`): what familiarity is measured on."""
         plans, all_times = self._plans(probe(video).duration_s)
         features, _ = self._encode(video, all_times, _no_progress, {})
         descriptors = {}
         for name in self.models:
             taken = np.searchsorted(all_times, plans[name].times)
-            descriptors[name] = window_descriptors([f[taken] for f in features[name]], plans[name].window_indices())
+            descriptors[name] = window_parts([f[taken] for f in features[name]], plans[name].window_indices())
         return descriptors
 
     def recognize(self, video: str | os.PathLike, output_dir: str | os.PathLike | None = None,
