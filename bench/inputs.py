@@ -8,8 +8,7 @@ from pathlib import Path
 import cv2
 import imageio_ffmpeg
 
-from recognition.annotate import h264_writer
-from recognition.video import iter_frames, probe
+from recognition.video import h264_writer, iter_frames, probe
 
 SHARED_UCF14 = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ucf14"
 CLASSES = ("PullUps", "Diving", "JumpingJack", "Surfing", "BodyWeightSquats", "TrampolineJumping",

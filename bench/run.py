@@ -30,10 +30,10 @@ import keras
 
 from bench import inputs, tutorial
 from recognition import MODEL_NAMES, Recognizer
+from recognition.metadata import WEIGHTS_DIR as WEIGHTS
 from recognition.video import probe
 
 ROOT = Path(__file__).resolve().parent.parent
-WEIGHTS = ROOT / "weights"
 STAGES = ("decode", *MODEL_NAMES, "annotate")
 
 

@@ -7,8 +7,7 @@
     result.models["lrcn"].label, result.models["convlstm"].confidence
 """
 
-from recognition.metadata import ModelSpec, SamplingSpec
-from recognition.pipeline import MODEL_NAMES, Recognizer
+from recognition.metadata import MODEL_NAMES, ModelSpec, SamplingSpec
 from recognition.results import ModelResult, Recognition, WindowScore
 from recognition.video import VideoError
 
@@ -22,3 +21,12 @@ __all__ = [
     "VideoError",
     "WindowScore",
 ]
+
+
+def __getattr__(name: str):
+    """`Recognizer` imports TensorFlow, which takes seconds: only when it is first asked for."""
+    if name == "Recognizer":
+        from recognition.pipeline import Recognizer
+
+        return Recognizer
+    raise AttributeError(f"module 'recognition' has no attribute {name!r}")

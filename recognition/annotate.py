@@ -12,22 +12,15 @@ import contextlib
 import dataclasses
 import os
 import queue
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
-import imageio_ffmpeg
 import numpy as np
 
 from recognition.results import ModelResult
 from recognition.sampling import Window, window_for_time
-from recognition.video import VideoInfo, iter_frames, probe
-
-# imageio-ffmpeg starts ffmpeg in its own process group through a `preexec_fn`, which makes Python
-# fork() the whole TensorFlow process instead of vfork()ing it: 20 ms per encoder, and the
-# copy-on-write faults that follow slow the models down as well (0.53 s -> 0.39 s for a 5.5-s clip).
-# Without it, ffmpeg shares our process group, so Ctrl-C stops it together with us.
-os.environ.setdefault("IMAGEIO_FFMPEG_NO_PREVENT_SIGINT", "1")
+from recognition.video import VideoInfo, h264_writer, iter_frames, probe
 
 MAX_OUTPUT_SIZE = (854, 480)
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -81,17 +74,6 @@ def _top3_per_window(result: ModelResult) -> list[list[tuple[str, float]]]:
         ranked = np.argsort(window.probabilities)[::-1][:3]
         table.append([(result.classes[i], window.probabilities[i]) for i in ranked])
     return table
-
-
-def h264_writer(path: Path, size: tuple[int, int], fps: float) -> Generator[None, np.ndarray | None, None]:
-    """A started ffmpeg writer for browser-playable H.264: `send()` it RGB frames, then `close()` it."""
-    writer = imageio_ffmpeg.write_frames(
-        str(path), size, fps=fps, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=2,
-        output_params=["-preset", "veryfast", "-crf", "23", "-movflags", "+faststart"],
-        ffmpeg_log_level="error",
-    )
-    writer.send(None)
-    return writer
 
 
 class _VideoWriter:

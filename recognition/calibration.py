@@ -19,11 +19,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from recognition.metrics import expected_calibration_error
+
 TEMPERATURES = np.exp(np.linspace(np.log(0.1), np.log(5.0), 161))
 """The grid searched for the temperature (fine enough: ECE moves by < 0.005 between neighbours)."""
 KNOWN_SHARE = 0.95
 """Share of held-out clips of known actions that must stay "known": sets the threshold."""
-BINS = 10
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,20 +134,3 @@ def fit_temperature(window_probabilities: Sequence[np.ndarray], labels: np.ndarr
     losses = [-np.mean(np.log(np.maximum(clip_probabilities(window_probabilities, t)[rows, labels], 1e-12)))
               for t in TEMPERATURES]
     return float(TEMPERATURES[int(np.argmin(losses))])
-
-
-def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = BINS) -> list[dict]:
-    """Per confidence bin of equal width: clips, mean confidence, accuracy (empty bins left out)."""
-    confidences = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == labels
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(confidences, edges[1:-1], right=True), 0, bins - 1)
-    return [{"low": float(edges[b]), "high": float(edges[b + 1]), "clips": int((which == b).sum()),
-             "confidence": float(confidences[which == b].mean()), "accuracy": float(correct[which == b].mean())}
-            for b in range(bins) if (which == b).any()]
-
-
-def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = BINS) -> float:
-    """The clip-weighted mean gap between confidence and accuracy over `bins` equal-width bins."""
-    rows = reliability(probabilities, labels, bins)
-    return float(sum(r["clips"] * abs(r["confidence"] - r["accuracy"]) for r in rows) / len(labels))

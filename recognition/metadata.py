@@ -2,6 +2,7 @@
 
 Every `weights/<name>.keras` file has a `weights/<name>.json` beside it. Training
 writes it, and inference reads it, so nothing about a model is hard-coded elsewhere.
+Metadata written by earlier versions is upgraded as it is read (`ModelSpec.from_dict`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,14 @@ from typing import Any
 from recognition.calibration import Calibration
 from recognition.motion import MotionSpec
 from recognition.video import FrameFormat
+
+MODEL_NAMES = ("lrcn", "convlstm")  # the shipped models, as named in weights/
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+"""The shipped models and their metadata."""
+
+LEGACY_DEFAULTS: dict[str, Any] = {"crop_borders": False}
+LEGACY_MOTION_DEFAULTS: dict[str, Any] = {"subtract_camera_motion": False}
+"""What metadata saved before a setting existed meant by leaving it out: the behaviour of its day."""
 
 
 DISPLAY_NAMES = {"lrcn": "LRCN", "convlstm": "ConvLSTM"}
@@ -33,9 +42,9 @@ class SamplingSpec:
     single window stretched over their whole length.
     """
 
-    num_frames: int = 16
-    window_seconds: float = 3.2
-    hop_seconds: float = 1.0
+    num_frames: int = dataclasses.field(default=16, metadata={"flag": "--frames", "help": "frames per window"})
+    window_seconds: float = dataclasses.field(default=3.2, metadata={"help": "seconds a window spans"})
+    hop_seconds: float = dataclasses.field(default=1.0, metadata={"help": "seconds between sliding windows"})
 
     @property
     def frames_per_second(self) -> float:
@@ -55,12 +64,12 @@ class ModelSpec:
     training: dict[str, Any] = dataclasses.field(default_factory=dict)
     motion: MotionSpec | None = None
     """Set when the model has a motion stream: it then also takes each frame's flow field."""
-    crop_borders: bool = False
-    """Whether black borders are cut from the frames before resizing (models saved before it: no)."""
+    crop_borders: bool = True
+    """Whether black borders are cut from the frames before resizing."""
     aspect_range: tuple[float, float] | None = None
     """Picture shapes (width / height) the model was trained on; others are padded into it (see `FrameFormat`)."""
     calibration: Calibration | None = None
-    """Temperature and "known" threshold, fitted on held-out groups by `python -m recognition calibrate`."""
+    """Temperature and "known" thresholds, fitted on held-out groups by `python -m recognition calibrate`."""
 
     @property
     def frame_format(self) -> FrameFormat:
@@ -71,11 +80,12 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelSpec":
-        fields = dict(data)
+        """A spec from its JSON fields; settings that older metadata lacks get the meaning they had then."""
+        fields = {**LEGACY_DEFAULTS, **data}
         fields["classes"] = tuple(fields["classes"])
         fields["sampling"] = SamplingSpec(**fields["sampling"])
         if fields.get("motion") is not None:
-            fields["motion"] = MotionSpec(**fields["motion"])
+            fields["motion"] = MotionSpec(**{**LEGACY_MOTION_DEFAULTS, **fields["motion"]})
         if fields.get("aspect_range") is not None:
             fields["aspect_range"] = tuple(fields["aspect_range"])
         if fields.get("calibration") is not None:

@@ -1,9 +1,9 @@
 """The two architectures, built from one shared ImageNet stem.
 
 Both models take a window of RGB frames, shape (frames, size, size, 3), and are
-laid out as `frames -> TimeDistributed(frame_encoder) -> sequence_head`, so the
-inference pipeline can run the per-frame part once per frame and share it
-between overlapping windows.
+laid out as `recognition.contract` says (`frames -> TimeDistributed(frame_encoder)
+-> sequence_head`), so the inference pipeline can run the per-frame part once per
+frame and share it between overlapping windows.
 
 - LRCN (Donahue et al.): an ImageNet CNN on each frame (the last blocks fine-tuned),
   pooled to a vector, then an LSTM over the sequence of vectors and their
@@ -28,6 +28,14 @@ import keras
 from keras import layers
 
 from recognition.backbones import Backbone
+from recognition.contract import (
+    FRAME_ENCODER,
+    FRAME_HEAD,
+    MOTION_ENCODER,
+    MOTION_SEQUENCE_HEAD,
+    SEQUENCE_HEAD,
+    STEM,
+)
 
 
 def split_backbone(backbone: Backbone, image_size: int, weights: str | None) -> tuple[keras.Model, keras.Model]:
@@ -39,7 +47,7 @@ def split_backbone(backbone: Backbone, image_size: int, weights: str | None) -> 
     cnn = backbone.build(image_size, weights)
     frames = keras.Input(cnn.input.shape[1:], name="frame")
     stem_body = keras.Model(cnn.input, cnn.get_layer(backbone.stem_output).output, name="stem_body")
-    stem = keras.Model(frames, stem_body(backbone.scaling()(frames)), name="stem")
+    stem = keras.Model(frames, stem_body(backbone.scaling()(frames)), name=STEM)
     stem.trainable = False
     top = keras.Model(cnn.get_layer(backbone.stem_output).output, cnn.output, name="top_blocks")
     for layer in top.layers:
@@ -54,7 +62,7 @@ def build_lrcn_head(
     """Trainable part of LRCN: top CNN blocks per frame, then the LSTM."""
     features = keras.Input((num_frames, *feature_shape), name="stem_features")
     x = layers.TimeDistributed(
-        keras.Sequential([top, layers.GlobalAveragePooling2D()], name="frame_head"), name="frame_head"
+        keras.Sequential([top, layers.GlobalAveragePooling2D()], name=FRAME_HEAD), name=FRAME_HEAD
     )(features)
     x = sequence_classifier(x, num_frames, num_classes)
     return keras.Model(features, x, name="lrcn_trainable")
@@ -71,7 +79,7 @@ def sequence_classifier(frame_vectors, num_frames: int, num_classes: int):
     x = layers.LSTM(256)(x)
     x = layers.Dropout(0.4)(x)
     probabilities = layers.Dense(num_classes, activation="softmax")(x)
-    head = keras.Model(head_input, probabilities, name="sequence_head")
+    head = keras.Model(head_input, probabilities, name=SEQUENCE_HEAD)
     return head(frame_vectors)
 
 
@@ -91,8 +99,8 @@ def build_convlstm_head(
     so it learns where things move as well as what they are.
     """
     features = keras.Input((num_frames, *feature_shape), name="stem_features")
-    frame_head = keras.Sequential([top, layers.Conv2D(64, 1, activation="relu", name="reduce")], name="frame_head")
-    maps = layers.TimeDistributed(frame_head, name="frame_head")(features)
+    frame_head = keras.Sequential([top, layers.Conv2D(64, 1, activation="relu", name="reduce")], name=FRAME_HEAD)
+    maps = layers.TimeDistributed(frame_head, name=FRAME_HEAD)(features)
 
     head_input = keras.Input(tuple(maps.shape[1:]), name="frame_maps")
     x = layers.SpatialDropout3D(0.2)(head_input)
@@ -102,7 +110,7 @@ def build_convlstm_head(
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(0.4)(x)
     probabilities = layers.Dense(num_classes, activation="softmax")(x)
-    head = keras.Model(head_input, probabilities, name="sequence_head")
+    head = keras.Model(head_input, probabilities, name=SEQUENCE_HEAD)
     return keras.Model(features, head(maps), name="convlstm_trainable")
 
 
@@ -131,13 +139,13 @@ def build_motion_stream(num_frames: int, field_size: int, num_classes: int) -> k
     frame_motion = keras.Model(field, x, name="motion_frame")
 
     flows = keras.Input((num_frames, field_size, field_size, 2), name="flows")
-    vectors = layers.TimeDistributed(frame_motion, name="motion_encoder")(flows)
+    vectors = layers.TimeDistributed(frame_motion, name=MOTION_ENCODER)(flows)
     head_input = keras.Input(tuple(vectors.shape[1:]), name="motion_vectors")
     y = layers.Dropout(0.3)(head_input)
     y = layers.LSTM(128)(y)
     y = layers.Dropout(0.5)(y)
     probabilities = layers.Dense(num_classes, activation="softmax")(y)
-    head = keras.Model(head_input, probabilities, name="motion_sequence_head")
+    head = keras.Model(head_input, probabilities, name=MOTION_SEQUENCE_HEAD)
     return keras.Model(flows, head(vectors), name="motion_stream")
 
 
@@ -172,28 +180,28 @@ def assemble(architecture: str, stem: keras.Model, trainables: list[keras.Model]
     sure of (on g21-g25 it beat averaging probabilities in both trained LRCNs).
     """
     frames = keras.Input((num_frames, *stem.input.shape[1:]), name="frames")
-    frame_head = _joined([t.get_layer("frame_head").layer for t in trainables], stem.output.shape[1:], "frame_head")
+    frame_head = _joined([t.get_layer(FRAME_HEAD).layer for t in trainables], stem.output.shape[1:], FRAME_HEAD)
     encoder_input = keras.Input(stem.input.shape[1:], name="frame")
-    encoder = keras.Model(encoder_input, frame_head(stem(encoder_input)), name="frame_encoder_model")
-    vectors = layers.TimeDistributed(encoder, name="frame_encoder")(frames)
-    appearance_heads = [t.get_layer("sequence_head") for t in trainables]
+    encoder = keras.Model(encoder_input, frame_head(stem(encoder_input)), name=f"{FRAME_ENCODER}_model")
+    vectors = layers.TimeDistributed(encoder, name=FRAME_ENCODER)(frames)
+    appearance_heads = [t.get_layer(SEQUENCE_HEAD) for t in trainables]
     if len(appearance_heads) == 1 and not motion_streams:
         return keras.Model(frames, appearance_heads[0](vectors), name=architecture)
 
     appearance_input = keras.Input(tuple(vectors.shape[1:]), name="frame_vectors")
     appearance_logits = _member_logits(appearance_input, appearance_heads)
     if not motion_streams:
-        head = keras.Model(appearance_input, _fused(appearance_logits), name="sequence_head")
+        head = keras.Model(appearance_input, _fused(appearance_logits), name=SEQUENCE_HEAD)
         return keras.Model(frames, head(vectors), name=architecture)
 
     flows = keras.Input(motion_streams[0].input.shape[1:], name="flows")
-    motion_frame = _joined([m.get_layer("motion_encoder").layer for m in motion_streams],
+    motion_frame = _joined([m.get_layer(MOTION_ENCODER).layer for m in motion_streams],
                            motion_streams[0].input.shape[2:], "motion_frame")
-    motion_vectors = layers.TimeDistributed(motion_frame, name="motion_encoder")(flows)
+    motion_vectors = layers.TimeDistributed(motion_frame, name=MOTION_ENCODER)(flows)
     motion_input = keras.Input(tuple(motion_vectors.shape[1:]), name="motion_vectors")
-    motion_logits = _member_logits(motion_input, [m.get_layer("motion_sequence_head") for m in motion_streams])
+    motion_logits = _member_logits(motion_input, [m.get_layer(MOTION_SEQUENCE_HEAD) for m in motion_streams])
     head = keras.Model([appearance_input, motion_input], _fused(appearance_logits + motion_logits),
-                       name="sequence_head")
+                       name=SEQUENCE_HEAD)
     return keras.Model([frames, flows], head([vectors, motion_vectors]), name=architecture)
 
 

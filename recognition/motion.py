@@ -27,10 +27,10 @@ import numpy as np
 class MotionSpec:
     """Flow is computed on `flow_size` grey frames and fed to the model at `field_size`."""
 
-    flow_size: int = 112
-    field_size: int = 56
-    subtract_camera_motion: bool = False
-    """Whether each field's median flow is taken away (models saved before it: no)."""
+    flow_size: int = dataclasses.field(default=112, metadata={"help": "size of the grey frames flow is computed on"})
+    field_size: int = dataclasses.field(default=56, metadata={"help": "size of the flow fields the model takes"})
+    subtract_camera_motion: bool = dataclasses.field(default=True, metadata={
+        "help": "take each flow field's median (the camera's own motion) away before the motion stream sees it"})
 
 
 class FlowTracker:

@@ -25,26 +25,22 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from recognition import contract
 from recognition.annotate import AnnotatedVideos, h264_writer
 from recognition.familiarity import Familiarity, familiarity_path, window_parts
-from recognition.metadata import ModelSpec, display_name, metadata_path
+from recognition.metadata import MODEL_NAMES, WEIGHTS_DIR, ModelSpec, display_name, metadata_path
 from recognition.motion import FlowTracker
+from recognition.progress import Progress
+from recognition.progress import no_progress as _no_progress
 from recognition.results import ModelResult, Recognition
 from recognition.sampling import SamplePlan, plan_samples
 from recognition.video import SampleStream, VideoInfo, probe
 
-DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-MODEL_NAMES = ("lrcn", "convlstm")
 ENCODER_BATCH = 16
 WINDOW_BATCH = 64
 EXTREME_ASPECT_RATIO = 4.0
 TRUNCATION_SLACK_S = 0.5
 
-Progress = Callable[[float, str], None]
-
-
-def _no_progress(fraction: float, message: str) -> None:
-    """Default progress callback: stay quiet."""
 
 
 def _stage(progress: Progress, start: float, end: float, duration_s: float, message: str) -> Callable[[float], None]:
@@ -80,10 +76,8 @@ class LoadedModel:
     @classmethod
     def load(cls, path: Path) -> "LoadedModel":
         spec = ModelSpec.load(metadata_path(path))
-        model = keras.saving.load_model(path, compile=False)
-        encoder = model.get_layer("frame_encoder").layer
-        stem, frame_head = encoder.get_layer("stem"), encoder.get_layer("frame_head")
-        head = model.get_layer("sequence_head")
+        parts = contract.split(keras.saving.load_model(path, compile=False))
+        stem, frame_head, head = parts.stem, parts.frame_head, parts.sequence_head
         fingerprint = hashlib.sha1(repr(spec.frame_format).encode())
         for weight in stem.get_weights():
             fingerprint.update(weight.tobytes())
@@ -92,10 +86,12 @@ class LoadedModel:
                                input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
         run_frame_head = tf.function(lambda x: frame_head(x, training=False),
                                      input_signature=[tf.TensorSpec([None, *stem.output.shape[1:]], tf.float32)])
-        encoders = [encoder]
+        encoders = [frame_head]
         run_motion_encoder = None
         if spec.motion is not None:
-            motion_encoder = model.get_layer("motion_encoder").layer
+            motion_encoder = parts.motion_encoder
+            if motion_encoder is None:
+                raise ValueError(f"{path}: its metadata describes a motion stream that the model does not have")
             encoders.append(motion_encoder)
             run_motion_encoder = tf.function(
                 lambda x: motion_encoder(x, training=False),
@@ -135,7 +131,7 @@ class Recognizer:
         """False gives each model's raw softmax (what `calibrate` fits on); True applies its calibration."""
 
     @classmethod
-    def load(cls, weights_dir: str | os.PathLike = DEFAULT_WEIGHTS_DIR,
+    def load(cls, weights_dir: str | os.PathLike = WEIGHTS_DIR,
              names: Sequence[str] = MODEL_NAMES, calibrated: bool = True) -> "Recognizer":
         weights_dir = Path(weights_dir)
         missing = [name for name in names if not (weights_dir / f"{name}.keras").exists()]

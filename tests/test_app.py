@@ -17,15 +17,20 @@ import cv2
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
+from recognition.loader import WAITING_MESSAGE
 from tests.app_server import serving_app, serving_folder
-from tests.conftest import CONFIDENT_ACTION as ACTION, ROOT, UCF14, WEIGHTS, validation_clip
+from tests.helpers import (CONFIDENT_ACTION as ACTION, ROOT, UCF14, WEIGHTS, needs_ucf14, needs_weights,
+                           validation_clip, write_clip)
 
 APP_WEIGHTS = Path(os.environ.get("ACTION_LENS_WEIGHTS", WEIGHTS))
 CHROMIUM = "/usr/bin/chromium"
 RESULT_TIMEOUT_MS = 120_000
-SCREENSHOT = ROOT / "docs" / "screenshot.png"
+SCREENSHOT = os.environ.get("ACTION_LENS_SCREENSHOT")
+"""Where to save the page after a recognition (docs/screenshot.png to refresh the README's); else a temporary file."""
+SHIPPED_EXAMPLES = sorted((ROOT / "examples").glob("*.mp4"))
+FAKE_CAMERA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 
 PLAYBACK = """async (selector) => {
     const video = document.querySelector(selector);
@@ -43,17 +48,14 @@ TABLE_ROWS = """() => [...document.querySelectorAll('#comparison .virtual-row')]
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`python app.py` on a free port, with the real models and one example clip."""
+    """`python app.py` on a free port, with the real models and the shipped examples."""
     if not UCF14.is_dir():
         pytest.skip(f"needs the real UCF clips in {UCF14} (not in a fresh clone)")
     if not all((APP_WEIGHTS / f"{name}.keras").exists() for name in ("lrcn", "convlstm")):
         pytest.skip(f"needs trained models in {APP_WEIGHTS} (set ACTION_LENS_WEIGHTS)")
     folder = tmp_path_factory.mktemp("app")
-    examples = folder / "examples"
-    examples.mkdir()
-    shutil.copy(validation_clip(ACTION), examples)
-    with serving_app(folder, ACTION_LENS_WEIGHTS=str(APP_WEIGHTS), ACTION_LENS_EXAMPLES=str(examples),
-                     ACTION_LENS_ALLOW_LOCAL_URLS="127.0.0.1") as (url, _):
+    settings = {"ACTION_LENS_WEIGHTS": str(APP_WEIGHTS), "ACTION_LENS_ALLOW_LOCAL_URLS": "127.0.0.1"}
+    with serving_app(folder, **settings) as (url, _):
         yield url
 
 
@@ -69,14 +71,29 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def playwright() -> Iterator[Playwright]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"needs Chromium at {CHROMIUM}")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield chromium
-        chromium.close()
+    with sync_playwright() as running:
+        yield running
+
+
+def _chromium(playwright: Playwright, *args: str) -> Iterator[Browser]:
+    chromium = playwright.chromium.launch(
+        executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", *args])
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    yield from _chromium(playwright)
+
+
+@pytest.fixture(scope="module")
+def browser_with_camera(playwright: Playwright) -> Iterator[Browser]:
+    """Chromium with its fake camera (a moving test pattern) and camera access granted without asking."""
+    yield from _chromium(playwright, *FAKE_CAMERA)
 
 
 @pytest.fixture
@@ -133,7 +150,8 @@ def test_request_folders_are_removed_after_an_hour(tmp_path: Path, monkeypatch: 
     assert not stale.exists() and recent.exists() and current.exists()
 
 
-def test_uploaded_clip_is_recognized_and_both_annotated_videos_play(page: Page):
+@pytest.mark.slow
+def test_uploaded_clip_is_recognized_and_both_annotated_videos_play(page: Page, tmp_path: Path):
     page.locator("#video-file input[type=file]").set_input_files(validation_clip(ACTION))
     page.wait_for_selector("#preview video")
     rows = _recognize(page)
@@ -144,10 +162,12 @@ def test_uploaded_clip_is_recognized_and_both_annotated_videos_play(page: Page):
     plot = page.locator("#lrcn-plot img, #lrcn-plot canvas")
     plot.first.wait_for()
     assert plot.count() == 1
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=SCREENSHOT, full_page=True)
+    screenshot = Path(SCREENSHOT) if SCREENSHOT else tmp_path / "screenshot.png"
+    page.screenshot(path=screenshot, full_page=True)
+    assert screenshot.stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_xvid_avi_upload_is_previewed_and_recognized(page: Page, tmp_path: Path):
     clip = _xvid_avi(validation_clip(ACTION), tmp_path / "pullups.avi")
     page.locator("#video-file input[type=file]").set_input_files(clip)
@@ -158,29 +178,88 @@ def test_xvid_avi_upload_is_previewed_and_recognized(page: Page, tmp_path: Path)
     _assert_plays(page, "#convlstm-video video")
 
 
+@pytest.mark.slow
 def test_link_is_downloaded_and_recognized(page: Page, site: str):
     page.get_by_label("...or a link to a video").fill(f"{site}/clip.mp4")
     _assert_names_the_action(_recognize(page))
     _assert_plays(page, "#convlstm-video video")
 
 
+@pytest.mark.slow
 def test_mistakes_get_a_sentence_not_a_traceback(page: Page, site: str):
     page.click("#recognize")
-    page.get_by_text("Upload a video file or paste a link to one first.").wait_for()
+    page.get_by_text("Upload a video file, paste a link to one or record one with your webcam first.").wait_for()
     page.get_by_label("...or a link to a video").fill(f"{site}/missing.mp4")
     page.click("#recognize")
     page.get_by_text("Nothing was found at that link (HTTP 404): check the address.").wait_for()
     assert "Traceback" not in page.content()
 
 
-def test_examples_folder_is_offered(page: Page):
-    page.get_by_text(validation_clip(ACTION).name).first.wait_for(timeout=10_000)
+@pytest.mark.slow
+def test_shipped_examples_are_offered_by_label_and_the_first_is_recognized(page: Page):
+    examples = page.locator("#examples .gallery-item")
+    examples.first.wait_for(timeout=10_000)
+    assert len(SHIPPED_EXAMPLES) >= 3
+    assert examples.all_inner_texts() == [clip.stem for clip in SHIPPED_EXAMPLES]
+    examples.first.click()
+    page.wait_for_selector("#preview video")
+    rows = _recognize(page)
+    assert [row[1] for row in rows] == [SHIPPED_EXAMPLES[0].stem] * 2, rows
+    _assert_plays(page, "#lrcn-video video")
+    _assert_plays(page, "#convlstm-video video")
 
 
+@pytest.mark.slow
+def test_a_webcam_recording_is_recognized(browser_with_camera: Browser, app_url: str):
+    page = browser_with_camera.new_page(viewport={"width": 1400, "height": 1700})
+    page.goto(app_url, wait_until="domcontentloaded")
+    webcam = page.locator("#webcam")
+    webcam.get_by_text("Click to Access Webcam").click()
+    webcam.get_by_role("button", name="start recording").click()
+    page.wait_for_timeout(3000)
+    webcam.locator(".capture-button").click()  # the same button, now "Stop"
+    page.wait_for_selector("#webcam video[src]", timeout=30_000)
+    rows = _recognize(page)
+    assert [row[0] for row in rows] == ["LRCN", "ConvLSTM"] and all(row[1] for row in rows), rows
+    _assert_plays(page, "#lrcn-video video")
+    _assert_plays(page, "#convlstm-video video")
+    page.close()
+
+
+@pytest.mark.slow
 def test_about_section_reads_the_model_metadata(page: Page):
     page.get_by_text("About the models").click()
     about = page.get_by_text("Both models label a video with one of").inner_text()
     assert "14 actions" in about and "HandstandWalking" in about
+
+
+@pytest.mark.slow
+@needs_ucf14
+@needs_weights
+def test_a_request_before_the_models_are_ready_waits_for_them(tmp_path: Path):
+    with serving_app(tmp_path, ACTION_LENS_WEIGHTS=str(APP_WEIGHTS)) as (url, _):
+        client = Client(url, verbose=False, download_files=tmp_path / "client", analytics_enabled=False)
+        job = client.submit(video_file=handle_file(validation_clip(ACTION)), video_url="", api_name="/recognize")
+        if "models ready" in (tmp_path / "app.log").read_text():
+            pytest.skip("the models were ready before the first request was sent")
+        progress: set[str] = set()
+        while not job.done():
+            progress |= {unit.desc for unit in job.status().progress_data or ()}
+            time.sleep(0.1)
+        table = job.result(timeout=60)[3]
+    assert WAITING_MESSAGE in progress, progress
+    assert [row[1] for row in table["data"]] == [ACTION, ACTION]
+
+
+@pytest.mark.slow
+def test_models_that_fail_to_load_get_a_sentence_and_the_page_still_comes_up(tmp_path: Path):
+    no_weights = tmp_path / "no-weights"
+    no_weights.mkdir()
+    with serving_app(tmp_path, ACTION_LENS_WEIGHTS=str(no_weights)) as (url, _):
+        client = Client(url, verbose=False, download_files=tmp_path / "client", analytics_enabled=False)
+        with pytest.raises(AppError, match="The models could not be loaded from the server"):
+            client.predict(video_file=handle_file(write_clip(tmp_path / "square.avi")), video_url="",
+                           api_name="/recognize")
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +267,7 @@ def client(app_url: str, tmp_path_factory: pytest.TempPathFactory) -> Client:
     return Client(app_url, verbose=False, download_files=tmp_path_factory.mktemp("client"), analytics_enabled=False)
 
 
+@pytest.mark.slow
 def test_api_recognizes_a_file_and_a_link(client: Client, site: str):
     by_file = client.predict(video_file=handle_file(validation_clip(ACTION)), video_url="", api_name="/recognize")
     by_link = client.predict(video_file=None, video_url=f"{site}/clip.mp4", api_name="/recognize")
@@ -198,6 +278,7 @@ def test_api_recognizes_a_file_and_a_link(client: Client, site: str):
         assert lrcn_plot["type"] == convlstm_plot["type"] == "matplotlib"
 
 
+@pytest.mark.slow
 def test_api_refuses_bad_links_with_the_reason(client: Client):
     with pytest.raises(AppError, match="That is not a web link"):
         client.predict(video_file=None, video_url="file:///etc/passwd", api_name="/recognize")
@@ -211,6 +292,7 @@ def test_api_refuses_bad_links_with_the_reason(client: Client):
     ("audio_m4a", "is an audio file, not a video"),
     ("image_png", "is a still image, not a video"),
 ])
+@pytest.mark.slow
 def test_api_answers_broken_uploads_with_one_sentence(client: Client, odd_files: dict[str, Path], name: str,
                                                       message: str, tmp_path: Path):
     """Each file is uploaded with a video suffix, as a renamed file would be; the app looks at the content."""
@@ -222,11 +304,13 @@ def test_api_answers_broken_uploads_with_one_sentence(client: Client, odd_files:
     assert time.monotonic() - started < 30
 
 
+@pytest.mark.slow
 def test_api_refuses_files_without_a_video_suffix(client: Client, odd_files: dict[str, Path]):
     with pytest.raises(AppError, match="Invalid file type. Please upload a file that is one of these formats"):
         client.predict(video_file=handle_file(odd_files["image_png"]), video_url="", api_name="/recognize")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("host", ["[::1]", "127.0.0.2", "169.254.169.254", "10.0.0.1"])
 def test_api_refuses_links_to_local_addresses(client: Client, host: str):
     with pytest.raises(AppError, match="That link points at a (loopback|link-local|private network) address"):

@@ -21,10 +21,12 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from tests.app_server import serving_app, serving_folder
-from tests.conftest import (CONFIDENT_ACTION as ACTION, WEIGHTS, needs_ucf14, needs_weights, odd_inputs,
+from tests.helpers import (CONFIDENT_ACTION as ACTION, WEIGHTS, needs_ucf14, needs_weights, odd_inputs,
                             validation_clip, write_clip)
 
-pytestmark = [needs_ucf14, needs_weights]
+# Slow: each test drives a running app with tens of requests, and the fixture waits over a minute for the
+# app's sweep of old request files (KEEP_OUTPUTS_S and more) before it can count what is left behind.
+pytestmark = [needs_ucf14, needs_weights, pytest.mark.slow]
 
 KEEP_OUTPUTS_S = 40  # longer than any request waits in the queue here (20 queued on a busy 2-core machine
 # took over 15 s), so uploads outlive their wait

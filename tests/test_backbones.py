@@ -9,7 +9,7 @@ import pytest
 from recognition import models
 from recognition.backbones import get_backbone, torchvision_mobilenet_v2
 from recognition.torch_checkpoint import load_state_dict
-from tests.conftest import needs_ucf14, validation_clip
+from tests.helpers import needs_ucf14, validation_clip
 
 IMAGENET_SWING = 843
 

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from recognition.calibration import (
-    Calibration, clip_probabilities, expected_calibration_error, fit_temperature, reliability, tempered)
+    Calibration,
+    clip_probabilities,
+    expected_calibration_error,
+    fit_temperature,
+    reliability,
+    tempered,
+)
 
 
 def overconfident_clips(count: int = 400, classes: int = 5, seed: int = 0):

@@ -1,4 +1,7 @@
-"""The command line, run as a user runs it: `python -m recognition ...` in a subprocess."""
+"""The command line, run as a user runs it: `python -m recognition ...` in a subprocess.
+
+Each subprocess starts TensorFlow and loads both models afresh, so those tests are marked slow.
+"""
 
 import json
 import os
@@ -9,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from recognition.cli import main
-from tests.conftest import ROOT, SHARED, needs_ucf14, needs_weights, validation_clip, write_clip
+from tests.helpers import ROOT, SHARED, needs_ucf14, needs_weights, validation_clip, write_clip
 
 
 def run_cli(*args: str, timeout: int = 600, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -29,6 +32,7 @@ def mixed_inputs(tmp_path_factory) -> list[Path]:
     return [good, corrupt, text, folder / "missing.mp4"]
 
 
+@pytest.mark.slow
 @needs_weights
 def test_predict_json_gives_one_line_per_input_and_fails_at_the_end(mixed_inputs: list[Path]):
     done = run_cli("predict", "--json", *map(str, mixed_inputs))
@@ -46,6 +50,7 @@ def test_predict_json_gives_one_line_per_input_and_fails_at_the_end(mixed_inputs
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 @needs_weights
 @needs_ucf14
 def test_predict_names_the_action_and_writes_two_videos(tmp_path: Path):
@@ -57,6 +62,7 @@ def test_predict_names_the_action_and_writes_two_videos(tmp_path: Path):
     assert sorted(p.name for p in tmp_path.glob("*.mp4")) == [f"{clip.stem}_convlstm.mp4", f"{clip.stem}_lrcn.mp4"]
 
 
+@pytest.mark.slow
 @needs_weights
 @needs_ucf14
 def test_evaluate_reports_accuracy_on_held_out_groups_only(tmp_path: Path):
@@ -83,6 +89,7 @@ def test_cli_refuses_an_unknown_model(capsys):
     assert "invalid choice" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @needs_weights
 def test_predict_refuses_a_video_over_the_duration_cap_before_decoding_it(tmp_path: Path):
     clip = write_clip(tmp_path / "forty_seconds.avi", frames=400, fps=10.0)

@@ -6,7 +6,7 @@ import pytest
 
 from recognition.limits import Limits, describe_seconds
 from recognition.video import VideoError
-from tests.conftest import write_clip
+from tests.helpers import write_clip
 
 
 def test_caps_come_from_the_environment(monkeypatch: pytest.MonkeyPatch):

@@ -6,7 +6,7 @@ import pytest
 
 from recognition import models
 from recognition.backbones import get_backbone
-from recognition.training import geometric_mean
+from recognition.training.loop import geometric_mean
 
 FRAMES, CLASSES = 4, 3
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from recognition.motion import FlowTracker, MotionSpec, clip_flow
 
-SPEC = MotionSpec(flow_size=112, field_size=56)
+SPEC = MotionSpec(flow_size=112, field_size=56, subtract_camera_motion=False)
 
 
 def moving_square(steps: int, dx: int, dy: int, size: int = 224) -> np.ndarray:

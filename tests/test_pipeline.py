@@ -13,12 +13,21 @@ from recognition import MODEL_NAMES, Recognizer, VideoError
 from recognition.limits import Limits
 from recognition.shifts import shifted_copy
 from recognition.video import probe
-from tests.conftest import (CONFIDENT_ACTION, UCF14, WEIGHTS, ffmpeg, needs_ucf14, needs_weights, pattern_clip,
-                            validation_clip)
+from tests.helpers import (
+    CONFIDENT_ACTION,
+    UCF14,
+    WEIGHTS,
+    ffmpeg,
+    needs_ucf14,
+    needs_weights,
+    pattern_clip,
+    validation_clip,
+)
 
 pytestmark = needs_weights
 
 
+@pytest.mark.slow
 def test_shipped_weights_load_in_a_fresh_process_without_our_code():
     script = (
         "import keras, sys\n"
@@ -66,7 +75,7 @@ def test_models_on_one_frozen_stem_share_it_and_get_the_same_answers(recognizer:
 
 
 def test_long_video_gets_one_timeline_entry_per_window(recognizer: Recognizer, tmp_path: Path):
-    from tests.conftest import write_clip
+    from tests.helpers import write_clip
 
     clip = write_clip(tmp_path / "long.avi", frames=100, fps=10.0)
     result = recognizer.recognize(clip)
@@ -138,6 +147,7 @@ def test_real_validation_clip_is_named_right_by_both_models(recognizer: Recogniz
     assert {name: m.label for name, m in result.models.items()} == {name: label for name in MODEL_NAMES}
 
 
+@pytest.mark.slow
 @needs_ucf14
 def test_both_models_clear_their_floor_on_held_out_groups(recognizer: Recognizer):
     """Up to four clips per class from groups g21-g25, which neither model trained on.
@@ -156,6 +166,7 @@ def test_both_models_clear_their_floor_on_held_out_groups(recognizer: Recognizer
     assert all(accuracy[name] >= floors[name] for name in MODEL_NAMES), accuracy
 
 
+@pytest.mark.slow
 @needs_ucf14
 @pytest.mark.parametrize("clip", ["Lunges/v_Lunges_g23_c01.mp4", "Swing/v_Swing_g22_c03.mp4"])
 def test_black_bars_added_to_a_video_do_not_change_the_answers(recognizer: Recognizer, tmp_path: Path, clip: str):

@@ -8,7 +8,7 @@ import pytest
 
 from recognition.preview import browser_playable_copy
 from recognition.video import VideoError, probe
-from tests.conftest import write_clip
+from tests.helpers import write_clip
 
 
 def _fourcc(path: Path) -> str:
@@ -46,5 +46,5 @@ def test_undecodable_input_is_a_video_error_and_leaves_nothing(tmp_path: Path):
 
 def test_the_copy_never_overwrites_its_source(tmp_path: Path):
     source = write_clip(tmp_path / "clip.mp4", fourcc="mp4v")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must not overwrite its source"):
         browser_playable_copy(source, source)

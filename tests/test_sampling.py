@@ -53,5 +53,5 @@ def test_window_for_time_picks_the_nearest_centre():
 
 
 def test_zero_duration_is_rejected():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="duration must be positive"):
         plan_samples(0.0, SPEC)

@@ -7,7 +7,7 @@ import pytest
 
 from recognition.shifts import SHIFTS, shifted_copy
 from recognition.video import iter_frames, probe
-from tests.conftest import pattern_clip
+from tests.helpers import pattern_clip
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from recognition.url_guard import (ALLOW_LOCAL_ENV, NOT_A_LINK, ConnectionForbidden, LocalAccess, address_problem,
-                                   guarded_connections, url_problem)
+from recognition.url_guard import (
+    ALLOW_LOCAL_ENV,
+    NOT_A_LINK,
+    ConnectionForbidden,
+    LocalAccess,
+    address_problem,
+    guarded_connections,
+    url_problem,
+)
 
 
 @pytest.mark.parametrize("address, kind", [

@@ -7,7 +7,7 @@ import pytest
 
 from recognition.video import (FrameFormat, SampleStream, VideoError, content_box, iter_frames, probe, read_samples,
                                to_square_rgb)
-from tests.conftest import pattern_clip, write_clip
+from tests.helpers import pattern_clip, write_clip
 
 
 def test_probe_reads_fps_size_and_duration(synthetic_clip: Path):

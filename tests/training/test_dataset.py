@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from recognition.dataset import class_names, default_validation_groups, group_of, scan, split_by_group
-from tests.conftest import UCF14, needs_ucf14
+from recognition.training.dataset import class_names, default_validation_groups, group_of, scan, split_by_group
+from tests.helpers import UCF14, needs_ucf14
 
 
 def make_tree(root: Path) -> Path:
@@ -24,7 +24,7 @@ def test_scan_labels_clips_by_folder_and_group(tmp_path: Path):
 
 def test_group_tag_is_required():
     assert group_of(Path("v_HandStandPushups_g08_c01.avi")) == 8
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no _gNN_ group tag"):
         group_of(Path("holiday.mp4"))
 
 

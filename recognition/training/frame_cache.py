@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from recognition.dataset import Clip
 from recognition.metadata import SamplingSpec
 from recognition.sampling import plan_samples
+from recognition.training.dataset import Clip
 from recognition.video import FrameFormat, VideoError, probe, read_samples
 
 CACHE_VERSION = 2

@@ -11,7 +11,8 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
+from recognition.video import VIDEO_SUFFIXES
+
 _GROUP = re.compile(r"_g(\d+)_", re.IGNORECASE)
 
 

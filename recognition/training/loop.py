@@ -1,4 +1,4 @@
-"""Training: `python -m recognition train --model lrcn|convlstm --data DIR`.
+"""The training loop: `train(TrainConfig(...))`, or `python -m recognition train --model lrcn|convlstm --data DIR`.
 
 Each clip's sampled frames are decoded once and cached (see `frame_cache`).
 Every epoch draws windows at random positions of each training clip and gives
@@ -16,23 +16,24 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import math
 import platform
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from recognition import dataset, models
+from recognition import models
 from recognition.backbones import Backbone, get_backbone
-from recognition.frame_cache import ClipFrames, FrameCache
-from recognition.metadata import ModelSpec, SamplingSpec, metadata_path
+from recognition.metadata import ModelSpec, metadata_path
+from recognition.metrics import accuracy_report, clip_scores
 from recognition.motion import MotionSpec, clip_flow
+from recognition.training import dataset
+from recognition.training.augmentation import WindowBatches, augment_flow, augment_window
+from recognition.training.config import TrainConfig
+from recognition.training.frame_cache import ClipFrames, FrameCache
 from recognition.video import FrameFormat
 
 ARCHITECTURES = {
@@ -41,111 +42,6 @@ ARCHITECTURES = {
                 "and their differences -> pooling",
 }
 MOTION_ARCHITECTURE = ", plus a motion stream: small CNN per optical-flow field{camera} -> LSTM"
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    architecture: str
-    data_dir: Path
-    out_dir: Path = Path("weights")
-    cache_dir: Path = Path.home() / ".cache" / "action-lens" / "frames"
-    backbone: str = "mobilenet_v2_1.0"
-    backbone_weights: str | None = None
-    validation_groups: tuple[int, ...] | None = None
-    image_size: int = 224
-    crop_borders: bool = True
-    sampling: SamplingSpec = SamplingSpec()
-    epochs: int = 20
-    patience: int = 5
-    batch_size: int = 16
-    samples_per_clip: int = 1
-    learning_rate: float = 3e-4
-    weight_decay: float = 1e-3
-    label_smoothing: float = 0.1
-    mixup: float = 0.0
-    motion_stream: bool = False
-    motion: MotionSpec = MotionSpec(subtract_camera_motion=True)
-    motion_epochs: int = 40
-    motion_patience: int = 12
-    motion_batch_size: int = 32
-    motion_samples_per_clip: int = 2
-    motion_learning_rate: float = 1e-3
-    motion_weight_decay: float = 1e-2
-    members: int = 1
-    seed: int = 1
-    distribute: str = "none"
-    max_clips_per_class: int | None = None
-    verbose: int = 2
-
-
-def augment_window(window: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One random crop, flip and colour change, applied alike to every frame of a window."""
-    size = window.shape[1]
-    scale, aspect = rng.uniform(0.55, 1.0), np.exp(rng.uniform(np.log(0.8), np.log(1.25)))
-    width = min(size, int(size * np.sqrt(scale * aspect)))
-    height = min(size, int(size * np.sqrt(scale / aspect)))
-    left, top = rng.integers(0, size - width + 1), rng.integers(0, size - height + 1)
-    crops = np.stack([cv2.resize(np.asarray(frame[top : top + height, left : left + width]), (size, size),
-                                 interpolation=cv2.INTER_LINEAR) for frame in window])
-    if rng.random() < 0.5:
-        crops = crops[:, :, ::-1]
-    gray = crops.mean(axis=-1, keepdims=True)
-    saturation = rng.uniform(0.7, 1.3)
-    colour = gray + (crops - gray) * saturation
-    return np.clip(colour * rng.uniform(0.75, 1.25) + rng.uniform(-20, 20), 0, 255).astype(np.float32)
-
-
-class WindowBatches(keras.utils.PyDataset):
-    """Augmented windows at random positions of each training clip, redrawn every epoch.
-
-    `sequences` holds one array per clip, its frames or its flow fields, and
-    `augment` changes a whole window at once. With `mixup` > 0, each window is
-    blended with another of its batch, inputs and labels alike, by a weight drawn
-    from Beta(mixup, mixup): on 575 clips the fine-tuned CNN otherwise learns the
-    training groups' scenes by heart.
-    """
-
-    def __init__(self, sequences: list[np.ndarray], augment: Callable[[np.ndarray, np.random.Generator], np.ndarray],
-                 labels: np.ndarray, num_classes: int, num_frames: int, batch_size: int, samples_per_clip: int,
-                 seed: int, mixup: float = 0.0):
-        super().__init__(workers=2, use_multiprocessing=False)
-        self.sequences, self.augment, self.labels, self.num_classes = sequences, augment, labels, num_classes
-        self.num_frames, self.batch_size = num_frames, batch_size
-        self.samples_per_clip, self.mixup = samples_per_clip, mixup
-        self.rng = np.random.default_rng(seed)
-        self.on_epoch_end()
-
-    def on_epoch_end(self) -> None:
-        draws = [(index, int(self.rng.integers(len(sequence) - self.num_frames + 1)))
-                 for index, sequence in enumerate(self.sequences) for _ in range(self.samples_per_clip)]
-        self.draws = [draws[i] for i in self.rng.permutation(len(draws))]
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.draws) / self.batch_size)
-
-    def __getitem__(self, batch: int):
-        picked = self.draws[batch * self.batch_size : (batch + 1) * self.batch_size]
-        x = np.stack([self.augment(self.sequences[i][s : s + self.num_frames], self.rng) for i, s in picked])
-        y = keras.utils.to_categorical(self.labels[[i for i, _ in picked]], self.num_classes)
-        if self.mixup > 0:
-            weight = self.rng.beta(self.mixup, self.mixup, size=len(x)).astype(np.float32)
-            partner = self.rng.permutation(len(x))
-            x = weight[:, None, None, None, None] * x + (1 - weight[:, None, None, None, None]) * x[partner]
-            y = weight[:, None] * y + (1 - weight[:, None]) * y[partner]
-        return x, y
-
-
-def augment_flow(window: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One random zoom-crop, flip and speed change, applied alike to every flow field of a window."""
-    size = window.shape[1]
-    crop = int(size * rng.uniform(0.8, 1.0))
-    left, top = rng.integers(0, size - crop + 1, 2)
-    zoom = size / crop
-    fields = np.stack([cv2.resize(np.asarray(field[top : top + crop, left : left + crop], np.float32), (size, size),
-                                  interpolation=cv2.INTER_LINEAR) for field in window]) * zoom
-    if rng.random() < 0.5:
-        fields = fields[:, :, ::-1] * np.array([-1.0, 1.0], np.float32)
-    return (fields * rng.uniform(0.8, 1.25)).astype(np.float32)
 
 
 class HeldOutGroups(keras.callbacks.Callback):
@@ -226,7 +122,8 @@ def describe(architecture: str, backbone: Backbone, members: int, motion: Motion
     """The architecture in words, for the metadata (the app shows it under *About the models*)."""
     words = ARCHITECTURES[architecture].format(cnn=backbone.name)
     if motion is not None:
-        words += MOTION_ARCHITECTURE.format(camera=" (camera motion taken away)" if motion.subtract_camera_motion else "")
+        camera = " (camera motion taken away)" if motion.subtract_camera_motion else ""
+        words += MOTION_ARCHITECTURE.format(camera=camera)
     if members > 1:
         words = f"{members} members, each: {words}"
     if members > 1 or motion is not None:
@@ -241,22 +138,6 @@ def geometric_mean(probabilities: list[np.ndarray]) -> np.ndarray:
     return fused / fused.sum(axis=1, keepdims=True)
 
 
-def clip_scores(window_probabilities: np.ndarray, owners: np.ndarray, count: int) -> np.ndarray:
-    """Average the window probabilities of each clip: the video-level answer."""
-    scores = np.zeros((count, window_probabilities.shape[1]))
-    np.add.at(scores, owners, window_probabilities)
-    return scores / np.bincount(owners, minlength=count)[:, None]
-
-
-def accuracy_report(scores: np.ndarray, labels: np.ndarray, classes: tuple[str, ...]) -> dict:
-    """Top-1, top-3 and per-class accuracy of clip-level scores."""
-    ranked = np.argsort(-scores, axis=1)
-    top1 = ranked[:, 0] == labels
-    top3 = (ranked[:, :3] == labels[:, None]).any(axis=1)
-    per_class = {name: float(top1[labels == i].mean()) for i, name in enumerate(classes) if (labels == i).any()}
-    return {"clips": int(len(labels)), "top1": float(top1.mean()), "top3": float(top3.mean()), "per_class": per_class}
-
-
 def make_strategy(name: str) -> tf.distribute.Strategy:
     """`none`, `mirrored` (all local devices) or `multi-worker` (reads TF_CONFIG)."""
     if name == "mirrored":
@@ -268,6 +149,13 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     raise ValueError(f"unknown strategy {name!r}: use none, mirrored or multi-worker")
 
 
+def starting_weights(backbone: Backbone, weights: str | None) -> str | None:
+    """The backbone weights to start from: `imagenet` means their local copy when there is one."""
+    if weights == "imagenet":
+        return backbone.default_weights() or weights
+    return weights
+
+
 def _stem_id(weights: str | None) -> str:
     if weights is None or weights == "imagenet":
         return str(weights)
@@ -275,37 +163,64 @@ def _stem_id(weights: str | None) -> str:
     return f"{path.name}:{path.stat().st_size}"
 
 
-def train(config: TrainConfig) -> ModelSpec:
-    """Train one architecture and save `<out_dir>/<architecture>.keras` plus its metadata."""
-    started = time.monotonic()
-    keras.utils.set_random_seed(config.seed)
-    backbone = get_backbone(config.backbone)
+@dataclasses.dataclass
+class TrainingData:
+    """The clips split by group, decoded and labelled, with what every held-out check reuses.
+
+    `windows` holds the frozen stem's output for every validation window and
+    `owners` each window's clip; `flows` holds each clip's flow fields (training,
+    validation) when a motion stream is trained.
+    """
+
+    clips: list[dataset.Clip]
+    classes: tuple[str, ...]
+    validation_groups: tuple[int, ...]
+    train_frames: list[ClipFrames]
+    train_labels: np.ndarray
+    validation_frames: list[ClipFrames]
+    validation_labels: np.ndarray
+    windows: np.ndarray
+    owners: np.ndarray
+    flows: tuple[list[np.ndarray], list[np.ndarray]] | None
+
+
+def load_data(config: TrainConfig, stem: keras.Model) -> TrainingData:
+    """Split the clips by group, decode (or read from the cache) their frames, and prepare the held-out checks."""
     clips = dataset.scan(config.data_dir)
     if config.max_clips_per_class:
         clips = _first_per_class(clips, config.max_clips_per_class)
     classes = dataset.class_names(clips)
-    validation_groups = config.validation_groups or dataset.default_validation_groups(clips)
+    validation_groups = tuple(config.validation_groups or dataset.default_validation_groups(clips))
     train_clips, validation_clips = dataset.split_by_group(clips, validation_groups)
     if not train_clips or not validation_clips:
         raise ValueError("the group split left no training or no validation clips")
-    if config.members < 1:
-        raise ValueError(f"members must be at least 1, not {config.members}")
     print(f"{config.architecture}: {len(classes)} classes, {len(train_clips)} training clips, "
           f"{len(validation_clips)} validation clips (groups {list(validation_groups)})", flush=True)
 
-    strategy = make_strategy(config.distribute)
-    with strategy.scope():
-        stem, _ = models.split_backbone(backbone, config.image_size, config.backbone_weights)
     cache = FrameCache(config.cache_dir, config.sampling, FrameFormat(config.image_size, config.crop_borders))
     print("decoding clips (cached after the first run)", flush=True)
     train_frames = cache.load(train_clips)
     validation_frames = cache.load(validation_clips)
     index = {name: i for i, name in enumerate(classes)}
-    train_labels = np.array([index[f.clip.label] for f in train_frames])
-    validation_labels = np.array([index[f.clip.label] for f in validation_frames])
     windows, owners = stem_windows(stem, validation_frames, config.sampling.num_frames)
     flows = (clip_flows(train_frames, config.motion), clip_flows(validation_frames, config.motion)) \
         if config.motion_stream else None
+    return TrainingData(clips, classes, validation_groups,
+                        train_frames, np.array([index[f.clip.label] for f in train_frames]),
+                        validation_frames, np.array([index[f.clip.label] for f in validation_frames]),
+                        windows, owners, flows)
+
+
+def train(config: TrainConfig) -> ModelSpec:
+    """Train one architecture and save `<out_dir>/<architecture>.keras` plus its metadata."""
+    started = time.monotonic()
+    keras.utils.set_random_seed(config.seed)
+    backbone = get_backbone(config.backbone)
+    weights = starting_weights(backbone, config.backbone_weights)
+    strategy = make_strategy(config.distribute)
+    with strategy.scope():
+        stem, _ = models.split_backbone(backbone, config.image_size, weights)
+    data = load_data(config, stem)
 
     trainables, motion_streams, trackers, records = [], [], [], []
     for member in range(config.members):
@@ -314,44 +229,39 @@ def train(config: TrainConfig) -> ModelSpec:
             print(f"member {member + 1} of {config.members} (seed {seed})", flush=True)
         keras.utils.set_random_seed(seed)
         with strategy.scope():
-            _, top = models.split_backbone(backbone, config.image_size, config.backbone_weights)
+            _, top = models.split_backbone(backbone, config.image_size, weights)
             trainable = models.build_trainable(
-                config.architecture, stem, top, config.sampling.num_frames, len(classes))
-        held_out = HeldOutGroups(trainable, windows, owners, validation_labels, classes, config.patience)
-        batches = WindowBatches([f.frames for f in train_frames], augment_window, train_labels, len(classes),
-                                config.sampling.num_frames, config.batch_size, config.samples_per_clip, seed,
-                                config.mixup)
-        fit_appearance_stream(config, strategy, stem, trainable, batches, held_out)
+                config.architecture, stem, top, config.sampling.num_frames, len(data.classes))
+        held_out = fit_appearance_stream(config, strategy, stem, trainable, data, seed)
         trainables.append(trainable)
         trackers.append(held_out)
         records.append({"seed": seed, "appearance": _stream_record(held_out)})
-        if flows is not None:
+        if data.flows is not None:
             with strategy.scope():
                 motion_stream = models.build_motion_stream(
-                    config.sampling.num_frames, config.motion.field_size, len(classes))
-            motion_held_out = train_motion_stream(config, seed, motion_stream, flows, train_frames, train_labels,
-                                                  validation_frames, validation_labels, classes, owners)
+                    config.sampling.num_frames, config.motion.field_size, len(data.classes))
+            motion_held_out = fit_motion_stream(config, motion_stream, data, seed)
             motion_streams.append(motion_stream)
             trackers.append(motion_held_out)
             records[-1]["motion"] = _stream_record(motion_held_out)
 
     fused = geometric_mean([tracker.best_probabilities for tracker in trackers])
-    report = accuracy_report(clip_scores(fused, owners, len(validation_labels)), validation_labels, classes)
-    print(f"validation (clip level, groups {list(validation_groups)}, all streams): "
+    report = accuracy_report(clip_scores(fused, data.owners, len(data.validation_labels)), data.validation_labels,
+                             data.classes)
+    print(f"validation (clip level, groups {list(data.validation_groups)}, all streams): "
           f"top-1 {report['top1']:.3f}, top-3 {report['top3']:.3f}", flush=True)
 
     model = models.assemble(config.architecture, stem, trainables, config.sampling.num_frames, motion_streams)
+    motion = config.motion if motion_streams else None
     spec = ModelSpec(
         name=config.architecture,
-        architecture=describe(config.architecture, backbone, config.members,
-                              config.motion if motion_streams else None),
-        classes=classes,
+        architecture=describe(config.architecture, backbone, config.members, motion),
+        classes=data.classes,
         image_size=config.image_size,
         sampling=config.sampling,
         preprocessing=backbone.preprocessing,
-        training=_training_record(config, backbone, clips, train_frames, validation_groups, report,
-                                  records, time.monotonic() - started),
-        motion=config.motion if motion_streams else None,
+        training=_training_record(config, backbone, weights, data, report, records, time.monotonic() - started),
+        motion=motion,
         crop_borders=config.crop_borders,
     )
     config.out_dir.mkdir(parents=True, exist_ok=True)
@@ -363,8 +273,16 @@ def train(config: TrainConfig) -> ModelSpec:
 
 
 def fit_appearance_stream(config: TrainConfig, strategy: tf.distribute.Strategy, stem: keras.Model,
-                          trainable: keras.Model, batches: WindowBatches, held_out: HeldOutGroups) -> None:
-    """Fit everything above the frozen stem on augmented frame windows (best held-out epoch restored)."""
+                          trainable: keras.Model, data: TrainingData, seed: int) -> HeldOutGroups:
+    """Fit everything above the frozen stem on augmented frame windows; returns its held-out tracker.
+
+    The best held-out epoch's weights are restored at the end.
+    """
+    held_out = HeldOutGroups(trainable, data.windows, data.owners, data.validation_labels, data.classes,
+                             config.patience)
+    batches = WindowBatches([f.frames for f in data.train_frames], augment_window, data.train_labels,
+                            len(data.classes), config.sampling.num_frames, config.batch_size,
+                            config.samples_per_clip, seed, config.mixup)
     with strategy.scope():
         frames = keras.Input((config.sampling.num_frames, config.image_size, config.image_size, 3))
         trainer = keras.Model(frames, trainable(layers.TimeDistributed(stem)(frames)))
@@ -372,22 +290,20 @@ def fit_appearance_stream(config: TrainConfig, strategy: tf.distribute.Strategy,
                  config.label_smoothing)
     print("appearance stream", flush=True)
     trainer.fit(batches, epochs=config.epochs, callbacks=[held_out], verbose=config.verbose)
+    return held_out
 
 
-def train_motion_stream(config: TrainConfig, seed: int, motion_stream: keras.Model,
-                        flows: tuple[list[np.ndarray], list[np.ndarray]], train_frames: list[ClipFrames],
-                        train_labels: np.ndarray, validation_frames: list[ClipFrames],
-                        validation_labels: np.ndarray, classes: tuple[str, ...],
-                        owners: np.ndarray) -> HeldOutGroups:
-    """Fit the motion stream on the clips' flow (training, validation); returns its held-out tracker."""
-    train_flows, validation_flows = flows
+def fit_motion_stream(config: TrainConfig, motion_stream: keras.Model, data: TrainingData,
+                      seed: int) -> HeldOutGroups:
+    """Fit the motion stream on the clips' flow; returns its held-out tracker."""
+    train_flows, validation_flows = data.flows
     num_frames = config.sampling.num_frames
-    batches = WindowBatches(train_flows, augment_flow, train_labels, len(classes), num_frames,
+    batches = WindowBatches(train_flows, augment_flow, data.train_labels, len(data.classes), num_frames,
                             config.motion_batch_size, config.motion_samples_per_clip, seed)
     _compile(motion_stream, config.motion_learning_rate, config.motion_epochs * len(batches),
              config.motion_weight_decay, config.label_smoothing)
-    held_out = HeldOutGroups(motion_stream, flow_windows(validation_flows, validation_frames, num_frames), owners,
-                             validation_labels, classes, config.motion_patience)
+    held_out = HeldOutGroups(motion_stream, flow_windows(validation_flows, data.validation_frames, num_frames),
+                             data.owners, data.validation_labels, data.classes, config.motion_patience)
     print("motion stream", flush=True)
     motion_stream.fit(batches, epochs=config.motion_epochs, callbacks=[held_out], verbose=config.verbose)
     return held_out
@@ -424,14 +340,14 @@ def _spread(clips: list[dataset.Clip], groups: list[int], count: int) -> list[da
     return ordered[:count]
 
 
-def _training_record(config: TrainConfig, backbone: Backbone, clips, train_frames, validation_groups, report,
-                     members: list[dict], seconds: float) -> dict:
+def _training_record(config: TrainConfig, backbone: Backbone, weights: str | None, data: TrainingData,
+                     report: dict, members: list[dict], seconds: float) -> dict:
     return {
         "data": str(config.data_dir),
-        "clips": len(clips),
-        "training_clips": len(train_frames),
-        "training_groups": sorted({f.clip.group for f in train_frames}),
-        "validation_groups": list(validation_groups),
+        "clips": len(data.clips),
+        "training_clips": len(data.train_frames),
+        "training_groups": sorted({f.clip.group for f in data.train_frames}),
+        "validation_groups": list(data.validation_groups),
         "validation": report,
         "members": members,
         "hyperparameters": {
@@ -448,9 +364,9 @@ def _training_record(config: TrainConfig, backbone: Backbone, clips, train_frame
             "distribute": config.distribute,
         },
         "backbone": backbone.description,
-        "backbone_weights": _stem_id(config.backbone_weights),
+        "backbone_weights": _stem_id(weights),
         "seconds": round(seconds, 1),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
                      "keras": keras.__version__, "numpy": np.__version__},
     }

@@ -9,8 +9,8 @@ import pytest
 
 from recognition import Recognizer
 from recognition.metadata import SamplingSpec
-from recognition.training import TrainConfig, WindowBatches, augment_flow, augment_window, accuracy_report, clip_scores, train
-from tests.conftest import write_clip
+from recognition.training import TrainConfig, train
+from tests.helpers import write_clip
 
 SAMPLING = SamplingSpec(num_frames=4, window_seconds=1.0, hop_seconds=0.5)
 
@@ -26,11 +26,14 @@ def tiny_ucf(tmp_path_factory) -> Path:
 
 
 def config(tmp_path: Path, data: Path, architecture: str, **extra) -> TrainConfig:
+    """A quick run: random backbone weights, one epoch, one member without a motion stream unless `extra` says."""
+    settings = {"members": 1, "motion_stream": False, **extra}
     return TrainConfig(architecture=architecture, data_dir=data, out_dir=tmp_path / "weights",
                        cache_dir=tmp_path / "cache", backbone_weights=None, validation_groups=(3,),
-                       image_size=64, sampling=SAMPLING, epochs=1, batch_size=2, verbose=0, **extra)
+                       image_size=64, sampling=SAMPLING, epochs=1, batch_size=2, verbose=0, **settings)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("architecture", ["lrcn", "convlstm"])
 def test_one_epoch_trains_saves_and_reloads(tmp_path: Path, tiny_ucf: Path, architecture: str):
     spec = train(config(tmp_path, tiny_ucf, architecture))
@@ -45,6 +48,7 @@ def test_one_epoch_trains_saves_and_reloads(tmp_path: Path, tiny_ucf: Path, arch
     assert recognizer.specs[architecture].sampling == SAMPLING
 
 
+@pytest.mark.slow
 def test_two_members_with_motion_streams_are_trained_saved_and_used(tmp_path: Path, tiny_ucf: Path):
     spec = train(config(tmp_path, tiny_ucf, "lrcn", motion_stream=True, motion_epochs=2, members=2, seed=5))
     assert spec.motion is not None and "motion stream" in spec.architecture and "2 members" in spec.architecture
@@ -68,16 +72,7 @@ def test_two_members_with_motion_streams_are_trained_saved_and_used(tmp_path: Pa
         Recognizer({"lrcn": flow_model, "other": other})
 
 
-def test_flow_augmentation_mirrors_horizontal_motion():
-    rightwards = np.zeros((4, 56, 56, 2), np.float16)
-    rightwards[..., 0] = 1.0
-    batches = WindowBatches([rightwards], augment_flow, np.array([0]), num_classes=2, num_frames=4, batch_size=1,
-                            samples_per_clip=1, seed=0)
-    directions = {float(np.sign(batches[0][0][..., 0].mean())) for _ in range(20)}
-    assert directions == {-1.0, 1.0}
-    assert batches[0][0].shape == (1, 4, 56, 56, 2) and batches[0][0][..., 1].max() == 0
-
-
+@pytest.mark.slow
 def test_features_are_cached_between_runs(tmp_path: Path, tiny_ucf: Path):
     train(config(tmp_path, tiny_ucf, "convlstm"))
     cached = sorted((tmp_path / "cache").glob("*.npy"))
@@ -89,27 +84,8 @@ def test_features_are_cached_between_runs(tmp_path: Path, tiny_ucf: Path):
     assert len(list((tmp_path / "cache").glob("*.npy"))) == 12, "uncut frames are cached apart"
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_trains_on_cpu(tmp_path: Path, tiny_ucf: Path):
     spec = train(config(tmp_path, tiny_ucf, "convlstm", distribute="mirrored"))
     assert spec.training["hyperparameters"]["distribute"] == "mirrored"
     assert (tmp_path / "weights" / "convlstm.keras").exists()
-
-
-def test_clip_scores_average_windows_and_report_accuracy():
-    windows = np.array([[0.9, 0.1], [0.3, 0.7], [0.2, 0.8]])
-    scores = clip_scores(windows, np.array([0, 0, 1]), 2)
-    np.testing.assert_allclose(scores, [[0.6, 0.4], [0.2, 0.8]])
-    report = accuracy_report(scores, np.array([0, 0]), ("a", "b"))
-    assert report["top1"] == 0.5 and report["per_class"] == {"a": 0.5}
-
-
-@pytest.mark.parametrize("mixup", [0.0, 0.4])
-def test_mixup_blends_labels_as_it_blends_windows(mixup: float):
-    clips = [np.full((6, 32, 32, 3), 100 * i, np.uint8) for i in range(3)]
-    batches = WindowBatches(clips, augment_window, np.array([0, 1, 2]), num_classes=3, num_frames=4,
-                            batch_size=3, samples_per_clip=1, seed=0, mixup=mixup)
-    x, y = batches[0]
-    assert x.shape == (3, 4, 32, 32, 3)
-    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-6)
-    blended = ((y > 0) & (y < 1)).any(axis=1)
-    assert blended.any() if mixup else not blended.any()
