@@ -3,14 +3,8 @@
 import numpy as np
 import pytest
 
-from recognition.calibration import (
-    Calibration,
-    clip_probabilities,
-    expected_calibration_error,
-    fit_temperature,
-    reliability,
-    tempered,
-)
+from recognition.calibration import Calibration, clip_probabilities, fit_temperature, tempered
+from recognition.metrics import expected_calibration_error, reliability
 
 
 def overconfident_clips(count: int = 400, classes: int = 5, seed: int = 0):
