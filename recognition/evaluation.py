@@ -207,11 +207,11 @@ def calibrate(weights_dir: Path, data_dir: Path, references_per_class: int | Non
                 descriptors[name].append(described)
         if number % 25 == 0 or number == len(wanted):
             print(f"  described {number}/{len(wanted)} training clips", file=sys.stderr, flush=True)
-    for name, model in recognizer.models.items():
+    for name in recognizer.models:
         if not descriptors[name]:
             raise ValueError(f"{name}: no clips of its training groups in {data_dir}")
-        model.familiarity = Familiarity.fit([np.concatenate(part) for part in zip(*descriptors[name])])
-        model.familiarity.save(familiarity_path(Path(weights_dir) / f"{name}.keras"))
+        recognizer.familiarities[name] = Familiarity.fit([np.concatenate(part) for part in zip(*descriptors[name])])
+        recognizer.familiarities[name].save(familiarity_path(Path(weights_dir) / f"{name}.keras"))
 
     fitted = {}
     for name, held in held_out_windows(recognizer, data_dir).items():

@@ -71,7 +71,6 @@ class LoadedModel:
     run_frame_head: Callable[[tf.Tensor], tf.Tensor]
     run_motion_encoder: Callable[[tf.Tensor], tf.Tensor] | None
     score_windows: Callable[[list[tf.Tensor]], tf.Tensor]
-    familiarity: Familiarity | None = None
 
     @classmethod
     def load(cls, path: Path) -> "LoadedModel":
@@ -99,9 +98,7 @@ class LoadedModel:
         window_specs = [tf.TensorSpec([None, spec.sampling.num_frames, *e.output.shape[1:]], tf.float32)
                         for e in encoders]
         score = tf.function(lambda x: head(x if len(x) > 1 else x[0], training=False), input_signature=[window_specs])
-        familiar = familiarity_path(path)
-        return cls(spec, fingerprint.hexdigest(), run_stem, run_frame_head, run_motion_encoder, score,
-                   Familiarity.load(familiar) if familiar.exists() else None)
+        return cls(spec, fingerprint.hexdigest(), run_stem, run_frame_head, run_motion_encoder, score)
 
     def score(self, features: list[np.ndarray], plan: SamplePlan) -> np.ndarray:
         """Window probabilities, shape (windows, classes), from each encoder's features of the frames of `plan`."""
@@ -111,17 +108,12 @@ class LoadedModel:
             for i in range(0, len(indices), WINDOW_BATCH)
         ])
 
-    def window_familiarity(self, features: list[np.ndarray], plan: SamplePlan) -> np.ndarray | None:
-        """How much each window looks like the training footage (windows,), if the model keeps its training windows."""
-        if self.familiarity is None:
-            return None
-        return self.familiarity.scores(window_parts(features, plan.window_indices()))
-
 
 class Recognizer:
     """Loads the shipped models once; `recognize()` runs them on a video."""
 
-    def __init__(self, models: dict[str, LoadedModel], calibrated: bool = True):
+    def __init__(self, models: dict[str, LoadedModel], calibrated: bool = True,
+                 familiarities: dict[str, Familiarity] | None = None):
         samplings = {m.spec.sampling for m in models.values()}
         if len(samplings) > 1 and any(m.spec.motion for m in models.values()):
             raise ValueError("a model with a motion stream needs every loaded model to sample frames alike: "
@@ -129,6 +121,8 @@ class Recognizer:
         self.models = models
         self.calibrated = calibrated
         """False gives each model's raw softmax (what `calibrate` fits on); True applies its calibration."""
+        self.familiarities = dict(familiarities or {})
+        """Per model, its training windows: how familiar each window looks (see `recognition.familiarity`)."""
 
     @classmethod
     def load(cls, weights_dir: str | os.PathLike = WEIGHTS_DIR,
@@ -137,7 +131,9 @@ class Recognizer:
         missing = [name for name in names if not (weights_dir / f"{name}.keras").exists()]
         if missing:
             raise FileNotFoundError(f"no trained model for {', '.join(missing)} in {weights_dir}")
-        return cls({name: LoadedModel.load(weights_dir / f"{name}.keras") for name in names}, calibrated)
+        familiar = {name: familiarity_path(weights_dir / f"{name}.keras") for name in names}
+        return cls({name: LoadedModel.load(weights_dir / f"{name}.keras") for name in names}, calibrated,
+                   {name: Familiarity.load(path) for name, path in familiar.items() if path.exists()})
 
     @property
     def specs(self) -> dict[str, ModelSpec]:
@@ -245,7 +241,8 @@ class Recognizer:
             taken = np.searchsorted(all_times, plan.times)
             frame_features = [encoded[taken] for encoded in features[name]]
             probabilities = model.score(frame_features, plan)
-            familiarity = model.window_familiarity(frame_features, plan)
+            familiarity = (self.familiarities[name].scores(window_parts(frame_features, plan.window_indices()))
+                           if name in self.familiarities else None)
             calibration = model.spec.calibration if self.calibrated else None
             if calibration is not None:
                 probabilities = calibration.apply(probabilities)

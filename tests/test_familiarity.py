@@ -44,5 +44,5 @@ def test_the_references_are_small():
     training = [np.random.default_rng(0).normal(size=(600, 150)).astype(np.float32) for _ in range(2)]
     familiarity = Familiarity.fit(training)
     assert familiarity.references.dtype == np.float16 and familiarity.references.shape == (600, 128)
-    assert familiarity.projection.shape == (300, 128) and familiarity.scales.shape == (2,)
+    assert familiarity.projection.shape == (300, 128) and familiarity.scales.shape == (1,)
     assert familiarity.scores([part[:5] for part in training]).shape == (5,)
