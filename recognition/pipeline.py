@@ -120,7 +120,8 @@ class Recognizer:
                              "its flow is computed between consecutive decoded samples")
         self.models = models
         self.calibrated = calibrated
-        """False gives each model's raw softmax (what `calibrate` fits on); True applies its calibration."""
+        """False gives each model's raw softmax (what `calibrate` fits on); True applies its calibration and
+        measures familiarity (`load` reads neither when False)."""
         self.familiarities = dict(familiarities or {})
         """Per model, its training windows: how familiar each window looks (see `recognition.familiarity`)."""
 
@@ -131,7 +132,7 @@ class Recognizer:
         missing = [name for name in names if not (weights_dir / f"{name}.keras").exists()]
         if missing:
             raise FileNotFoundError(f"no trained model for {', '.join(missing)} in {weights_dir}")
-        familiar = {name: familiarity_path(weights_dir / f"{name}.keras") for name in names}
+        familiar = {name: familiarity_path(weights_dir / f"{name}.keras") for name in names} if calibrated else {}
         return cls({name: LoadedModel.load(weights_dir / f"{name}.keras") for name in names}, calibrated,
                    {name: Familiarity.load(path) for name, path in familiar.items() if path.exists()})
 
