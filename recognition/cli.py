@@ -81,7 +81,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from recognition.evaluation import evaluate
     from recognition.metadata import display_name
 
-    reports = evaluate(_load_recognizer(args.weights), args.data, args.out, args.letterbox)
+    shift = "letterbox" if args.letterbox else args.shift
+    reports = evaluate(_load_recognizer(args.weights), args.data, args.out, shift, args.per_class)
     if args.json:
         print(json.dumps(reports))
         return 0
@@ -89,13 +90,36 @@ def _evaluate(args: argparse.Namespace) -> int:
         if not report["clips"]:
             print(f"{display_name(name)}: {report['error']}")
             continue
-        print(f"{display_name(name)}: top-1 {report['top1']:.1%}, top-3 {report['top3']:.1%} "
-              f"on {report['clips']} {'letterboxed copies of ' if report['letterboxed'] else ''}clips "
-              f"of groups {report['groups']}")
+        known = f", {report['known']:.0%} called known" if report["known"] is not None else ""
+        print(f"{display_name(name)}: top-1 {report['top1']:.1%}, top-3 {report['top3']:.1%}, calibration error "
+              f"{report['ece']:.3f}{known} on {report['clips']} {_shifted(shift)}clips of groups {report['groups']}")
         for label, accuracy in report["per_class"].items():
             print(f"    {label:<20} {accuracy:.0%}")
-        if "confusion_png" in report:
-            print(f"    confusion matrix: {report['confusion_png']}")
+        for key in ("confusion_png", "reliability_png"):
+            if key in report:
+                print(f"    {key.removesuffix('_png')}: {report[key]}")
+    return 0
+
+
+def _shifted(shift: str | None) -> str:
+    from recognition.shifts import SHIFTS
+
+    return f"copies ({SHIFTS[shift][0]}) of " if shift else ""
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from recognition.evaluation import calibrate
+
+    for name, calibration in calibrate(args.weights, args.data, args.references_per_class).items():
+        fitted = calibration.fitted_on
+        familiar = (f" and familiarity {calibration.familiarity_threshold:.3f}"
+                    if calibration.familiarity_threshold is not None else "")
+        print(f"{name.upper()}: temperature {calibration.temperature:.3f}, known from {calibration.known_threshold:.1%}"
+              f"{familiar} on {fitted['clips']} clips of groups {fitted['groups']}: calibration error "
+              f"{fitted['ece_raw']:.3f} -> {fitted['ece_calibrated']:.3f} "
+              f"({fitted['ece_calibrated_leave_one_group_out']:.3f} with each group left out of the fit), "
+              f"{fitted['known_share']:.0%} called known")
+    print(f"written into the metadata in {args.weights}")
     return 0
 
 
@@ -165,6 +189,8 @@ def _add_flags(parser: argparse.ArgumentParser, config_class: type, prefix: str 
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from recognition.shifts import SHIFTS
+
     parser = argparse.ArgumentParser(prog="python -m recognition", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -179,10 +205,21 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", type=Path, required=True, help="folder of <Class>/*.mp4|avi clips")
     evaluate.add_argument("--out", type=Path, default=Path("evaluation"), help="where confusion matrices go")
     evaluate.add_argument("--json", action="store_true")
-    evaluate.add_argument("--letterbox", action="store_true",
-                          help="evaluate copies of the clips with black bars added above and below")
+    evaluate.add_argument("--shift", choices=list(SHIFTS),
+                          help="evaluate copies of the clips changed as web footage differs from UCF's "
+                               "(see recognition/shifts.py)")
+    evaluate.add_argument("--letterbox", action="store_true", help="the same as --shift letterbox")
+    evaluate.add_argument("--per-class", type=int, help="at most this many clips per class (a quicker, fixed subset)")
     evaluate.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     evaluate.set_defaults(run=_evaluate)
+
+    calibrate = commands.add_parser("calibrate", help="fit each model's confidence calibration and 'known' "
+                                                      "threshold on its held-out groups, into its metadata")
+    calibrate.add_argument("--data", type=Path, required=True, help="folder of <Class>/*.mp4|avi clips")
+    calibrate.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
+    calibrate.add_argument("--references-per-class", type=int,
+                           help="keep the windows of at most this many training clips per class (default: all)")
+    calibrate.set_defaults(run=_calibrate)
 
     train = commands.add_parser("train", help="train one model on a UCF-style folder (see docs/training.md)")
     _add_flags(train, TrainConfig)

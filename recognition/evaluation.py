@@ -1,13 +1,18 @@
-"""Evaluation on clips whose UCF groups a model never trained on.
+"""Evaluation and calibration on clips whose UCF groups a model never trained on.
 
-Runs the real inference pipeline (decoding included), so the figures are those
-a user gets, and reports top-1, top-3, per-class accuracy and a confusion matrix.
-With `letterbox`, each clip is first copied inside black bars above and below, as
-much footage on the web is, to measure whether the bars change the answers.
+Runs the real inference pipeline (decoding included), so the figures are those a
+user gets: top-1, top-3, per-class accuracy, the calibration error of the
+confidence shown, and the share of clips called one of the known actions, with a
+confusion matrix and a reliability plot. With a `shift` (see `recognition.shifts`),
+each clip is first copied the way web footage differs from UCF's.
+
+`calibrate` fits each model's `Calibration` on the same clips, from the raw softmax,
+and writes it into the model's metadata.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import tempfile
 from pathlib import Path
@@ -18,21 +23,38 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from recognition.metadata import ModelSpec
-from recognition.metrics import accuracy_report
+from recognition.calibration import Calibration, tempered
+from recognition.familiarity import Familiarity, familiarity_path
+from recognition.metadata import ModelSpec, metadata_path
+from recognition.metrics import accuracy_report, expected_calibration_error, reliability
 from recognition.pipeline import Recognizer
 from recognition.results import Recognition
+from recognition.shifts import shifted_copy
 from recognition.training import dataset
-from recognition.video import VideoError, h264_writer, iter_frames, probe
-
-LETTERBOX_SHARE = 1 / 6
-"""Height of each bar of a letterboxed copy, as a share of the picture's height (the picture fills 3/4)."""
+from recognition.video import VideoError
 
 
 def held_out(clips: list[dataset.Clip], spec: ModelSpec) -> list[dataset.Clip]:
     """Clips of known classes from groups the model did not train on."""
     trained = set(spec.training.get("training_groups", []))
     return [c for c in clips if c.group not in trained and c.label in spec.classes]
+
+
+def first_per_class(clips: list[dataset.Clip], count: int) -> list[dataset.Clip]:
+    """Up to `count` clips of each class, taken from each group in turn (a fixed, spread-out subset)."""
+    by_class: dict[str, dict[int, list[dataset.Clip]]] = {}
+    for clip in sorted(clips, key=lambda c: str(c.path)):
+        by_class.setdefault(clip.label, {}).setdefault(clip.group, []).append(clip)
+    picked = []
+    for groups in by_class.values():
+        queues = [list(group) for _, group in sorted(groups.items())]
+        taken = 0
+        while taken < count and any(queues):
+            for queue in queues:
+                if queue and taken < count:
+                    picked.append(queue.pop(0))
+                    taken += 1
+    return picked
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, count: int) -> np.ndarray:
@@ -59,67 +81,144 @@ def plot_confusion(matrix: np.ndarray, classes: tuple[str, ...], title: str, pat
     plt.close(figure)
 
 
-def letterboxed_copy(video: Path, folder: Path) -> Path:
-    """A copy of `video` with black bars added above and below; the picture itself is unchanged."""
-    info = probe(video)
-    bar = 2 * round(info.height * LETTERBOX_SHARE / 2)
-    copy = folder / f"{video.stem}_letterboxed.mp4"
-    writer = h264_writer(copy, (info.width, info.height + 2 * bar), info.fps)
-    try:
-        for _, frame in iter_frames(video):
-            writer.send(np.pad(frame[:, :, ::-1], ((bar, bar), (0, 0), (0, 0))))
-    finally:
-        writer.close()
-    return copy
+def plot_reliability(rows: list[dict], title: str, path: Path) -> None:
+    """Accuracy against confidence per bin; the diagonal is a perfectly calibrated model."""
+    figure, axes = plt.subplots(figsize=(5, 5))
+    axes.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
+    centres = [(r["low"] + r["high"]) / 2 for r in rows]
+    axes.bar(centres, [r["accuracy"] for r in rows], width=0.09, color="#4C72B0", alpha=0.8, label="accuracy")
+    axes.plot([r["confidence"] for r in rows], [r["accuracy"] for r in rows], "o", color="#DD8452",
+              label="mean confidence")
+    for centre, row in zip(centres, rows):
+        axes.text(centre, 0.02, str(row["clips"]), ha="center", fontsize=7, color="white")
+    axes.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence shown", ylabel="share right", title=title)
+    axes.legend(loc="upper left", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
 
 
-def _recognize(recognizer: Recognizer, video: Path, letterbox: bool) -> Recognition:
-    """Recognise `video`, or a letterboxed copy of it made for the occasion and deleted after."""
-    if not letterbox:
+def _recognize(recognizer: Recognizer, video: Path, shift: str | None) -> Recognition:
+    """Recognise `video`, or a shifted copy of it made for the occasion and deleted after."""
+    if shift is None:
         return recognizer.recognize(video)
-    with tempfile.TemporaryDirectory(prefix="action-lens-letterbox-") as folder:
-        return recognizer.recognize(letterboxed_copy(video, Path(folder)))
+    with tempfile.TemporaryDirectory(prefix="action-lens-shift-") as folder:
+        return recognizer.recognize(shifted_copy(video, shift, Path(folder)))
 
 
-def evaluate(recognizer: Recognizer, data_dir: Path, out_dir: Path | None = None,
-             letterbox: bool = False) -> dict[str, dict]:
-    """Per-model accuracy report on held-out groups; confusion PNGs go to `out_dir`."""
+@dataclasses.dataclass
+class HeldOut:
+    """One model's held-out clips that decoded, and per clip its windows' probabilities and familiarity."""
+
+    clips: list[dataset.Clip]
+    probabilities: list[np.ndarray]
+    familiarity: list[np.ndarray | None]
+
+    def labels(self, classes: tuple[str, ...]) -> np.ndarray:
+        return np.array([classes.index(c.label) for c in self.clips])
+
+
+def held_out_windows(recognizer: Recognizer, data_dir: Path, shift: str | None = None,
+                     per_class: int | None = None) -> dict[str, HeldOut]:
+    """Per model: its held-out clips that decoded, with what the model made of each one's windows."""
     clips = dataset.scan(data_dir)
     chosen = {name: held_out(clips, spec) for name, spec in recognizer.specs.items()}
+    if per_class:
+        chosen = {name: first_per_class(picked, per_class) for name, picked in chosen.items()}
     wanted = sorted({c for picked in chosen.values() for c in picked}, key=lambda c: str(c.path))
-    scores: dict[str, dict[dataset.Clip, np.ndarray]] = {name: {} for name in recognizer.models}
+    windows: dict[str, dict[dataset.Clip, tuple]] = {name: {} for name in recognizer.models}
     for number, clip in enumerate(wanted, 1):
         try:
-            recognition = _recognize(recognizer, clip.path, letterbox)
+            recognition = _recognize(recognizer, clip.path, shift)
         except VideoError as error:
             print(f"  skipped {clip.path.name}: {error}", file=sys.stderr)
             continue
         for name, result in recognition.models.items():
-            scores[name][clip] = result.probabilities
+            familiarity = [w.familiarity for w in result.timeline]
+            windows[name][clip] = (np.array([w.probabilities for w in result.timeline]),
+                                   None if None in familiarity else np.array(familiarity))
         if number % 25 == 0 or number == len(wanted):
             print(f"  evaluated {number}/{len(wanted)} clips", file=sys.stderr, flush=True)
+    held = {}
+    for name in recognizer.models:
+        decoded = [c for c in chosen[name] if c in windows[name]]
+        held[name] = HeldOut(decoded, [windows[name][c][0] for c in decoded], [windows[name][c][1] for c in decoded])
+    return held
 
+
+def evaluate(recognizer: Recognizer, data_dir: Path, out_dir: Path | None = None, shift: str | None = None,
+             per_class: int | None = None) -> dict[str, dict]:
+    """Per-model report on held-out groups; confusion and reliability PNGs go to `out_dir`."""
     reports = {}
-    for name, spec in recognizer.specs.items():
-        picked = [c for c in chosen[name] if c in scores[name]]
+    for name, held in held_out_windows(recognizer, data_dir, shift, per_class).items():
+        spec, picked, windows = recognizer.specs[name], held.clips, held.probabilities
         if not picked:
             reports[name] = {"clips": 0, "error": "no held-out clips of known classes in this folder"}
             continue
-        index = {label: i for i, label in enumerate(spec.classes)}
-        labels = np.array([index[c.label] for c in picked])
-        probabilities = np.stack([scores[name][c] for c in picked])
-        matrix = confusion_matrix(labels, np.argsort(-probabilities, axis=1)[:, 0], len(spec.classes))
+        labels = held.labels(spec.classes)
+        probabilities = np.stack([w.mean(axis=0) for w in windows])
+        matrix = confusion_matrix(labels, probabilities.argmax(axis=1), len(spec.classes))
+        rows = reliability(probabilities, labels)
+        calibration = spec.calibration if recognizer.calibrated else None
         report = {
             **accuracy_report(probabilities, labels, spec.classes),
             "groups": sorted({c.group for c in picked}),
+            "shift": shift,
+            "ece": expected_calibration_error(probabilities, labels),
+            "known": (float(np.mean([calibration.is_known(p.max(), None if f is None else f.mean())
+                                     for p, f in zip(probabilities, held.familiarity)]))
+                      if calibration else None),
+            "reliability": rows,
             "confusion": matrix.tolist(),
-            "letterboxed": letterbox,
         }
+        if calibration is not None:  # what the raw softmax would have shown: undo the temperature
+            raw = np.stack([tempered(w, 1.0 / calibration.temperature).mean(axis=0) for w in windows])
+            report["ece_raw"] = expected_calibration_error(raw, labels)
         if out_dir is not None:
             out_dir.mkdir(parents=True, exist_ok=True)
-            path = out_dir / f"confusion_{name}{'_letterboxed' if letterbox else ''}.png"
+            suffix, words = (f"_{shift}", f", {shift}") if shift else ("", "")
+            report["confusion_png"] = str(out_dir / f"confusion_{name}{suffix}.png")
             plot_confusion(matrix, spec.classes, f"{name.upper()}: top-1 {report['top1']:.1%} on {len(picked)} "
-                           f"held-out clips{', letterboxed' if letterbox else ''}", path)
-            report["confusion_png"] = str(path)
+                           f"held-out clips{words}", Path(report["confusion_png"]))
+            report["reliability_png"] = str(out_dir / f"reliability_{name}{suffix}.png")
+            plot_reliability(rows, f"{name.upper()}: calibration error {report['ece']:.3f}{words}",
+                             Path(report["reliability_png"]))
         reports[name] = report
     return reports
+
+
+def calibrate(weights_dir: Path, data_dir: Path, references_per_class: int | None = None) -> dict[str, Calibration]:
+    """Fit each model's familiarity on its training groups and its calibration on its held-out groups.
+
+    `references_per_class` limits the training clips whose windows are kept, spread over the groups.
+    Writes `weights/<name>.familiarity.npz` and the calibration into `weights/<name>.json`.
+    """
+    recognizer = Recognizer.load(weights_dir, calibrated=False)
+    clips = dataset.scan(data_dir)
+    trained = {name: [c for c in clips if c.group in spec.training.get("training_groups", [])
+                      and c.label in spec.classes] for name, spec in recognizer.specs.items()}
+    if references_per_class:
+        trained = {name: first_per_class(picked, references_per_class) for name, picked in trained.items()}
+    descriptors: dict[str, list[list[np.ndarray]]] = {name: [] for name in recognizer.models}
+    wanted = sorted({c for picked in trained.values() for c in picked}, key=lambda c: str(c.path))
+    for number, clip in enumerate(wanted, 1):
+        for name, described in recognizer.describe_windows(clip.path).items():
+            if clip in trained[name]:
+                descriptors[name].append(described)
+        if number % 25 == 0 or number == len(wanted):
+            print(f"  described {number}/{len(wanted)} training clips", file=sys.stderr, flush=True)
+    for name in recognizer.models:
+        if not descriptors[name]:
+            raise ValueError(f"{name}: no clips of its training groups in {data_dir}")
+        recognizer.familiarities[name] = Familiarity.fit([np.concatenate(part) for part in zip(*descriptors[name])])
+        recognizer.familiarities[name].save(familiarity_path(Path(weights_dir) / f"{name}.keras"))
+
+    fitted = {}
+    for name, held in held_out_windows(recognizer, data_dir).items():
+        spec = recognizer.specs[name]
+        if not held.clips:
+            raise ValueError(f"{name}: no held-out clips of its classes in {data_dir}")
+        fitted[name] = Calibration.fit(held.probabilities, held.labels(spec.classes),
+                                       np.array([c.group for c in held.clips]), held.familiarity)
+        dataclasses.replace(spec, calibration=fitted[name]).save(metadata_path(Path(weights_dir) / f"{name}.keras"))
+    return fitted

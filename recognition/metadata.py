@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from recognition.calibration import Calibration
 from recognition.motion import MotionSpec
 from recognition.video import FrameFormat
 
@@ -65,10 +66,14 @@ class ModelSpec:
     """Set when the model has a motion stream: it then also takes each frame's flow field."""
     crop_borders: bool = True
     """Whether black borders are cut from the frames before resizing."""
+    aspect_range: tuple[float, float] | None = None
+    """Picture shapes (width / height) the model was trained on; others are padded into it (see `FrameFormat`)."""
+    calibration: Calibration | None = None
+    """Temperature and "known" thresholds, fitted on held-out groups by `python -m recognition calibrate`."""
 
     @property
     def frame_format(self) -> FrameFormat:
-        return FrameFormat(self.image_size, self.crop_borders)
+        return FrameFormat(self.image_size, self.crop_borders, self.aspect_range)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
@@ -81,6 +86,10 @@ class ModelSpec:
         fields["sampling"] = SamplingSpec(**fields["sampling"])
         if fields.get("motion") is not None:
             fields["motion"] = MotionSpec(**{**LEGACY_MOTION_DEFAULTS, **fields["motion"]})
+        if fields.get("aspect_range") is not None:
+            fields["aspect_range"] = tuple(fields["aspect_range"])
+        if fields.get("calibration") is not None:
+            fields["calibration"] = Calibration.from_dict(fields["calibration"])
         return cls(**fields)
 
     def save(self, path: Path) -> None:

@@ -1,8 +1,11 @@
-"""Accuracy of clip-level answers, the same for training's early stopping and for evaluation."""
+"""Accuracy and calibration of clip-level answers, the same for training, calibration and evaluation."""
 
 from __future__ import annotations
 
 import numpy as np
+
+BINS = 10
+"""Equal-width confidence bins of the calibration error and the reliability plot."""
 
 
 def clip_scores(window_probabilities: np.ndarray, owners: np.ndarray, count: int) -> np.ndarray:
@@ -19,3 +22,20 @@ def accuracy_report(scores: np.ndarray, labels: np.ndarray, classes: tuple[str, 
     top3 = (ranked[:, :3] == labels[:, None]).any(axis=1)
     per_class = {name: float(top1[labels == i].mean()) for i, name in enumerate(classes) if (labels == i).any()}
     return {"clips": int(len(labels)), "top1": float(top1.mean()), "top3": float(top3.mean()), "per_class": per_class}
+
+
+def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = BINS) -> list[dict]:
+    """Per confidence bin of equal width: clips, mean confidence, accuracy (empty bins left out)."""
+    confidences = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == labels
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidences, edges[1:-1], right=True), 0, bins - 1)
+    return [{"low": float(edges[b]), "high": float(edges[b + 1]), "clips": int((which == b).sum()),
+             "confidence": float(confidences[which == b].mean()), "accuracy": float(correct[which == b].mean())}
+            for b in range(bins) if (which == b).any()]
+
+
+def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = BINS) -> float:
+    """The clip-weighted mean gap between confidence and accuracy over `bins` equal-width bins."""
+    rows = reliability(probabilities, labels, bins)
+    return float(sum(r["clips"] * abs(r["confidence"] - r["accuracy"]) for r in rows) / len(labels))

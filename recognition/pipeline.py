@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from recognition import contract
 from recognition.annotate import AnnotatedVideos, h264_writer
+from recognition.familiarity import Familiarity, familiarity_path, window_parts
 from recognition.metadata import MODEL_NAMES, WEIGHTS_DIR, ModelSpec, display_name, metadata_path
 from recognition.motion import FlowTracker
 from recognition.progress import Progress
@@ -111,21 +112,29 @@ class LoadedModel:
 class Recognizer:
     """Loads the shipped models once; `recognize()` runs them on a video."""
 
-    def __init__(self, models: dict[str, LoadedModel]):
+    def __init__(self, models: dict[str, LoadedModel], calibrated: bool = True,
+                 familiarities: dict[str, Familiarity] | None = None):
         samplings = {m.spec.sampling for m in models.values()}
         if len(samplings) > 1 and any(m.spec.motion for m in models.values()):
             raise ValueError("a model with a motion stream needs every loaded model to sample frames alike: "
                              "its flow is computed between consecutive decoded samples")
         self.models = models
+        self.calibrated = calibrated
+        """False gives each model's raw softmax (what `calibrate` fits on); True applies its calibration and
+        measures familiarity (`load` reads neither when False)."""
+        self.familiarities = dict(familiarities or {})
+        """Per model, its training windows: how familiar each window looks (see `recognition.familiarity`)."""
 
     @classmethod
     def load(cls, weights_dir: str | os.PathLike = WEIGHTS_DIR,
-             names: Sequence[str] = MODEL_NAMES) -> "Recognizer":
+             names: Sequence[str] = MODEL_NAMES, calibrated: bool = True) -> "Recognizer":
         weights_dir = Path(weights_dir)
         missing = [name for name in names if not (weights_dir / f"{name}.keras").exists()]
         if missing:
             raise FileNotFoundError(f"no trained model for {', '.join(missing)} in {weights_dir}")
-        return cls({name: LoadedModel.load(weights_dir / f"{name}.keras") for name in names})
+        familiar = {name: familiarity_path(weights_dir / f"{name}.keras") for name in names} if calibrated else {}
+        return cls({name: LoadedModel.load(weights_dir / f"{name}.keras") for name in names}, calibrated,
+                   {name: Familiarity.load(path) for name, path in familiar.items() if path.exists()})
 
     @property
     def specs(self) -> dict[str, ModelSpec]:
@@ -231,12 +240,29 @@ class Recognizer:
             started = time.perf_counter()
             plan = plans[name]
             taken = np.searchsorted(all_times, plan.times)
-            probabilities = model.score([encoded[taken] for encoded in features[name]], plan)
+            frame_features = [encoded[taken] for encoded in features[name]]
+            probabilities = model.score(frame_features, plan)
+            familiarity = (self.familiarities[name].scores(window_parts(frame_features, plan.window_indices()))
+                           if name in self.familiarities else None)
+            calibration = model.spec.calibration if self.calibrated else None
+            if calibration is not None:
+                probabilities = calibration.apply(probabilities)
             stage_seconds[name] += time.perf_counter() - started
             windows = [(w.start_s, w.end_s) for w in plan.windows]
             results[name] = ModelResult.from_windows(name, model.spec.classes, windows, probabilities,
-                                                     stage_seconds[name], duration_s)
+                                                     stage_seconds[name], duration_s, calibration, familiarity)
         return results, duration_s, notes, stage_seconds
+
+    def describe_windows(self, video: str | os.PathLike) -> dict[str, list[np.ndarray]]:
+        """Every model's window parts for `video` (see `recognition.familiarity`): what familiarity is measured on."""
+        info = probe(video)
+        plans, all_times = self._plans(info.duration_s)
+        features, _ = self._encode(info, all_times, _no_progress, {})
+        descriptors = {}
+        for name in self.models:
+            taken = np.searchsorted(all_times, plans[name].times)
+            descriptors[name] = window_parts([f[taken] for f in features[name]], plans[name].window_indices())
+        return descriptors
 
     def recognize(self, video: str | os.PathLike, output_dir: str | os.PathLike | None = None,
                   progress: Progress = _no_progress) -> Recognition:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from recognition.calibration import Calibration
 from recognition.segments import Segment, find_segments
 
 
@@ -17,14 +18,16 @@ class WindowScore:
     start_s: float
     end_s: float
     probabilities: tuple[float, ...]
+    familiarity: float | None = None
+    """How much the window looks like the model's training footage (see `recognition.familiarity`)."""
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelResult:
     """One model's answer for the whole video, its window timeline, and the segments read from it.
 
-    `known` says whether the answer is trusted to be one of the model's classes at all: the
-    video-level confidence reaches the model's `known_threshold`. Each segment says the same of itself.
+    `known` says whether the answer is one of the model's classes at all, as the model's
+    calibration decides from the confidence and the windows' familiarity. Each segment says the same of itself.
     """
 
     model: str
@@ -41,7 +44,8 @@ class ModelResult:
     @classmethod
     def from_windows(cls, model: str, classes: tuple[str, ...], windows: list[tuple[float, float]],
                      probabilities: np.ndarray, seconds: float, duration_s: float | None = None,
-                     known_threshold: float = 0.0) -> "ModelResult":
+                     calibration: Calibration | None = None,
+                     familiarity: np.ndarray | None = None) -> "ModelResult":
         """The video-level answer is the average of the window probabilities; segments cover 0 to `duration_s`.
 
         `duration_s` defaults to the end of the last window.
@@ -57,12 +61,14 @@ class ModelResult:
             confidence=float(mean[ranked[0]]),
             top3=tuple((classes[i], float(mean[i])) for i in ranked),
             timeline=tuple(
-                WindowScore(round(start, 3), round(end, 3), tuple(float(p) for p in row))
-                for (start, end), row in zip(windows, probabilities)
+                WindowScore(round(start, 3), round(end, 3), tuple(float(p) for p in row),
+                            None if familiarity is None else round(float(familiarity[i]), 4))
+                for i, ((start, end), row) in enumerate(zip(windows, probabilities))
             ),
             seconds=seconds,
-            segments=find_segments(windows, probabilities, classes, duration_s, known_threshold),
-            known=bool(mean[ranked[0]] >= known_threshold),
+            segments=find_segments(windows, probabilities, classes, duration_s, calibration, familiarity),
+            known=calibration is None or calibration.is_known(
+                float(mean[ranked[0]]), None if familiarity is None else float(np.mean(familiarity))),
         )
 
     @property

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from recognition.calibration import Calibration
+
 SWITCH_COST = 0.5
 """In units of window probability: what a change of label costs the smoothed sequence."""
 
@@ -56,12 +58,13 @@ def smoothed_labels(probabilities: np.ndarray, switch_cost: float = SWITCH_COST)
 
 
 def find_segments(windows: Sequence[tuple[float, float]], probabilities: np.ndarray, classes: Sequence[str],
-                  duration_s: float, known_threshold: float = 0.0,
+                  duration_s: float, calibration: Calibration | None = None, familiarity: np.ndarray | None = None,
                   switch_cost: float = SWITCH_COST) -> tuple[Segment, ...]:
     """The video from 0 to `duration_s` cut into segments of one smoothed label each, in order, without gaps.
 
     Adjacent windows overlap; a cut between two of them falls halfway between their centres.
-    A segment is `known` when its confidence reaches `known_threshold`.
+    A segment is `known` when `calibration` says so of its confidence and its windows' mean
+    `familiarity` (always, without a calibration).
     """
     probabilities = np.asarray(probabilities, np.float64)
     labels = smoothed_labels(probabilities, switch_cost)
@@ -73,6 +76,7 @@ def find_segments(windows: Sequence[tuple[float, float]], probabilities: np.ndar
     for number, (first, last) in enumerate(zip(firsts, lasts)):
         label = labels[first]
         confidence = float(probabilities[first:last, label].mean())
-        segments.append(Segment(float(cuts[number]), float(cuts[number + 1]), classes[label], confidence,
-                                confidence >= known_threshold))
+        known = calibration is None or calibration.is_known(
+            confidence, None if familiarity is None else float(np.mean(familiarity[first:last])))
+        segments.append(Segment(float(cuts[number]), float(cuts[number + 1]), classes[label], confidence, known))
     return tuple(segments)

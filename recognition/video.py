@@ -54,10 +54,19 @@ class VideoInfo:
 
 @dataclasses.dataclass(frozen=True)
 class FrameFormat:
-    """How a model takes its frames: a `size` x `size` RGB square, after cutting black borders if asked."""
+    """How a model takes its frames: a `size` x `size` RGB square, after cutting black borders if asked.
+
+    `aspect_range` is the span of picture shapes (width / height) the model was trained on: a
+    picture inside it is scaled to the square as in training; one outside it (a portrait phone
+    video, a panorama) is first padded to the nearest shape inside it, so people keep the
+    proportions the model knows instead of being squeezed. The padding mirrors the picture's
+    edges: black bars are a sight the models never trained on, and still bars would hide the
+    camera's motion from the optical flow. None scales every picture whole.
+    """
 
     size: int
     crop_borders: bool = False
+    aspect_range: tuple[float, float] | None = None
 
 
 _FALLBACK_FPS = 25.0
@@ -204,9 +213,26 @@ def _opencv_frames(path: str) -> Iterator[tuple[float, np.ndarray]]:
         capture.release()
 
 
-def to_square_rgb(frame_bgr: np.ndarray, size: int) -> np.ndarray:
-    """Resize a frame to `size` x `size` RGB, the model input (the whole view, squashed)."""
-    resized = cv2.resize(frame_bgr, (size, size), interpolation=cv2.INTER_AREA)
+def to_square_rgb(frame_bgr: np.ndarray, size: int,
+                  aspect_range: tuple[float, float] | None = None) -> np.ndarray:
+    """Resize a frame to `size` x `size` RGB, the model input, padding it first if its shape is outside `aspect_range`.
+
+    The padding is added after shrinking (to the picture's share of the square), which costs less.
+    """
+    height, width = frame_bgr.shape[:2]
+    content_width, content_height = size, size
+    if aspect_range is not None:
+        low, high = aspect_range
+        aspect = width / height
+        if aspect < low:  # too tall: pad left and right up to `low`
+            content_width = max(1, round(size * aspect / low))
+        elif aspect > high:  # too wide: pad above and below down to `high`
+            content_height = max(1, round(size * high / aspect))
+    resized = cv2.resize(frame_bgr, (content_width, content_height), interpolation=cv2.INTER_AREA)
+    if (content_width, content_height) != (size, size):
+        left, top = (size - content_width) // 2, (size - content_height) // 2
+        resized = cv2.copyMakeBorder(resized, top, size - content_height - top, left, size - content_width - left,
+                                     cv2.BORDER_REFLECT_101)
     return cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
 
 
@@ -281,7 +307,8 @@ class SampleStream:
 
     def _formatted(self, chunk: list[np.ndarray]) -> dict[FrameFormat, list[np.ndarray]]:
         box = content_box(chunk) if any(f.crop_borders for f in self.formats) else None
-        return {f: [to_square_rgb(frame[box] if f.crop_borders else frame, f.size) for frame in chunk]
+        return {f: [to_square_rgb(frame[box] if f.crop_borders else frame, f.size, f.aspect_range)
+                    for frame in chunk]
                 for f in self.formats}
 
     def _frames_at_times(self) -> Iterator[np.ndarray]:

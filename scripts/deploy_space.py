@@ -33,7 +33,7 @@ ALLOW_PATTERNS = [
     "packages.txt",  # apt packages, if any are ever needed (none are: imageio-ffmpeg ships ffmpeg)
     "app.py",
     "recognition/*.py",
-    *(f"weights/{name}.{suffix}" for name in MODEL_NAMES for suffix in ("keras", "json")),
+    *(f"weights/{name}.{suffix}" for name in MODEL_NAMES for suffix in ("keras", "json", "familiarity.npz")),
     "examples/*.mp4",
     "examples/README.md",
     "docs/screenshot.png",

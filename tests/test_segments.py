@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from bench.inputs import join_actions
+from recognition.calibration import Calibration
 from recognition.segments import find_segments, smoothed_labels
 from tests.helpers import UCF14
 
@@ -62,12 +63,14 @@ def test_a_noisy_single_action_stays_one_segment():
     assert [segment.label for segment in find_segments(windows, probabilities, CLASSES, 22.2)] == ["Swing"]
 
 
-def test_segments_are_known_when_their_confidence_reaches_the_threshold():
-    windows, probabilities = timeline(0, 0, 0, 0, 1, 1, 1, 1)
-    probabilities[4:] = [0.1, 0.4, 0.25, 0.25]
-    segments = find_segments(windows, probabilities, CLASSES, duration_s=10.2, known_threshold=0.5)
-    assert [(segment.label, segment.known) for segment in segments] == [("Diving", True), ("PullUps", False)]
-    assert all(segment.known for segment in find_segments(windows, probabilities, CLASSES, 10.2))
+def test_segments_are_known_when_their_confidence_and_familiarity_reach_the_thresholds():
+    windows, probabilities = timeline(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0)
+    probabilities[4:8] = [0.1, 0.4, 0.25, 0.25]
+    familiarity = np.array([0.8] * 8 + [0.2] * 4)
+    calibration = Calibration(known_threshold=0.5, familiarity_threshold=0.5)
+    segments = find_segments(windows, probabilities, CLASSES, 14.2, calibration, familiarity)
+    assert [(s.label, s.known) for s in segments] == [("Diving", True), ("PullUps", False), ("Diving", False)]
+    assert all(segment.known for segment in find_segments(windows, probabilities, CLASSES, 14.2))
 
 
 def test_smoothing_pays_for_a_switch_only_when_the_windows_make_up_for_it():

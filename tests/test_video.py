@@ -75,6 +75,35 @@ def test_xvid_avi_decodes(tmp_path: Path):
     assert probe(path).frame_count == 30
 
 
+def test_a_portrait_frame_is_padded_not_squeezed():
+    """A disc in a 9:16 frame keeps the shape it would have in a 4:3 frame, as in training; the sides mirror it."""
+    frame = np.full((320, 180, 3), 60, np.uint8)
+    cv2.circle(frame, (90, 160), 60, (255, 255, 255), -1)
+    square = to_square_rgb(frame, 96, (4 / 3, 2.4))
+    content_width = round(96 * (180 / 320) / (4 / 3))
+    left = (96 - content_width) // 2
+    middle = square[:, left : left + content_width, 0]
+    lit = np.argwhere(middle > 128)
+    height, width = np.ptp(lit, axis=0) + 1
+    # padded to 4:3 and scaled to the square as in training: a disc becomes 3/4 as wide as tall, not 3/16
+    assert width / height == pytest.approx(0.75, abs=0.08)
+    assert np.array_equal(square[:, left - 1, 0], square[:, left + 1, 0])  # mirrored at the edge
+    assert square[:, :3].min() >= 55  # no black bars
+
+
+def test_shapes_inside_the_range_are_scaled_as_in_training():
+    frame = np.random.default_rng(0).integers(0, 256, (240, 320, 3), np.uint8)
+    assert np.array_equal(to_square_rgb(frame, 64, (4 / 3, 2.4)), to_square_rgb(frame, 64))
+    wide = np.zeros((100, 400, 3), np.uint8)
+    wide[:50] = 200
+    padded = to_square_rgb(wide, 64, (4 / 3, 2.4))  # 4:1 -> 2.4:1, padded above and below
+    rows = padded[:, 32, 0]
+    content_height = round(64 * 2.4 / 4)
+    top = (64 - content_height) // 2
+    assert rows[top + 2] == 200 and rows[top + content_height - 3] == 0
+    assert rows[top - 3] == 200 and rows[top + content_height + 2] == 0  # mirrored, not black
+
+
 def test_square_resize_keeps_the_whole_view():
     frame = np.zeros((40, 80, 3), np.uint8)
     frame[:, :40] = (255, 0, 0)

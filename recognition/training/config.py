@@ -49,6 +49,9 @@ class TrainConfig:
     image_size: int = _setting(224, "frame size the model takes")
     crop_borders: bool = _setting(True, "cut black borders (letterbox, pillarbox) from frames before resizing, "
                                   "in training and then at inference")
+    aspect_range: tuple[float, float] | None = _setting(
+        (4 / 3, 2.4), "picture shapes (width / height) scaled to the square as they are; taller or wider ones are "
+        "padded into the range by mirroring their edges, in training and then at inference (UCF101 is 4:3)")
     sampling: SamplingSpec = _setting(SamplingSpec(), "how frames are sampled into windows")
     epochs: int = _setting(20, "most epochs of the appearance stream")
     patience: int = _setting(5, "epochs without a better held-out accuracy before stopping")
@@ -78,6 +81,9 @@ class TrainConfig:
         for name, value in RECIPES[self.architecture].items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
+        for name in ("validation_groups", "aspect_range"):  # the command line gives lists
+            if getattr(self, name) is not None:
+                setattr(self, name, tuple(getattr(self, name)))
         if self.members < 1:
             raise ValueError(f"members must be at least 1, not {self.members}")
         self.data_dir, self.out_dir, self.cache_dir = Path(self.data_dir), Path(self.out_dir), Path(self.cache_dir)

@@ -48,6 +48,8 @@ class FrameCache:
                   dataclasses.asdict(self.sampling), self.frame_format.size]
         if self.frame_format.crop_borders:  # uncut frames keep the keys they had before cutting existed
             fields.append("crop_borders")
+        if self.frame_format.aspect_range is not None:  # likewise for frames scaled whole
+            fields.append(list(self.frame_format.aspect_range))
         return self.cache_dir / f"{hashlib.sha1(json.dumps(fields).encode()).hexdigest()}.npy"
 
     def load(self, clips: Sequence[Clip]) -> list[ClipFrames]:

@@ -197,7 +197,8 @@ def load_data(config: TrainConfig, stem: keras.Model) -> TrainingData:
     print(f"{config.architecture}: {len(classes)} classes, {len(train_clips)} training clips, "
           f"{len(validation_clips)} validation clips (groups {list(validation_groups)})", flush=True)
 
-    cache = FrameCache(config.cache_dir, config.sampling, FrameFormat(config.image_size, config.crop_borders))
+    cache = FrameCache(config.cache_dir, config.sampling,
+                       FrameFormat(config.image_size, config.crop_borders, config.aspect_range))
     print("decoding clips (cached after the first run)", flush=True)
     train_frames = cache.load(train_clips)
     validation_frames = cache.load(validation_clips)
@@ -263,6 +264,7 @@ def train(config: TrainConfig) -> ModelSpec:
         training=_training_record(config, backbone, weights, data, report, records, time.monotonic() - started),
         motion=motion,
         crop_borders=config.crop_borders,
+        aspect_range=config.aspect_range,
     )
     config.out_dir.mkdir(parents=True, exist_ok=True)
     model_path = config.out_dir / f"{config.architecture}.keras"

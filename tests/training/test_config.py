@@ -53,3 +53,10 @@ def test_every_field_has_a_flag():
         nested = dataclasses.fields(field.default) if dataclasses.is_dataclass(field.default) else ()
         wanted = {f"{field.name}.{inner.name}" for inner in nested} or {field.name}
         assert wanted <= destinations, field.name
+
+
+def test_the_shape_rule_is_part_of_the_recipe_and_reaches_the_frames():
+    config = _train_config(build_parser().parse_args(
+        ["train", "--model", "convlstm", "--data", "d", "--aspect-range", "1.2", "2.0"]))
+    assert config.aspect_range == (1.2, 2.0) and hash(config.aspect_range)
+    assert TrainConfig("lrcn", Path("d")).aspect_range == pytest.approx((4 / 3, 2.4))

@@ -1,0 +1,71 @@
+"""Calibration: temperature scaling and the "known" threshold, on synthetic scores with a known answer."""
+
+import numpy as np
+import pytest
+
+from recognition.calibration import Calibration, clip_probabilities, fit_temperature, tempered
+from recognition.metrics import expected_calibration_error, reliability
+
+
+def overconfident_clips(count: int = 400, classes: int = 5, seed: int = 0):
+    """Clips whose windows are sure of an answer that is right only about 60 % of the time."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, classes, count)
+    answers = np.where(rng.random(count) < 0.6, labels, rng.integers(0, classes, count))
+    windows = []
+    for answer in answers:
+        logits = rng.normal(0, 0.3, (4, classes))
+        logits[:, answer] += 4.0
+        windows.append(tempered(np.exp(logits), 1.0))
+    return windows, labels, rng.integers(21, 26, count)
+
+
+def test_temperature_keeps_the_ranking_and_one_changes_nothing():
+    probabilities = np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]])
+    assert np.allclose(tempered(probabilities, 1.0), probabilities)
+    for temperature in (0.5, 2.0):
+        scaled = tempered(probabilities, temperature)
+        assert np.allclose(scaled.sum(axis=1), 1.0)
+        assert (scaled.argmax(axis=1) == probabilities.argmax(axis=1)).all()
+    assert tempered(probabilities, 0.5).max() > probabilities.max() > tempered(probabilities, 2.0).max()
+    assert np.allclose(tempered(tempered(probabilities, 0.5), 2.0), probabilities)
+
+
+def test_an_overconfident_model_gets_a_temperature_above_one_and_a_smaller_error():
+    windows, labels, groups = overconfident_clips()
+    assert fit_temperature(windows, labels) > 1.5
+    calibration = Calibration.fit(windows, labels, groups)
+    fitted = calibration.fitted_on
+    assert fitted["ece_raw"] > 0.25
+    assert fitted["ece_calibrated"] < 0.06 and fitted["ece_calibrated_leave_one_group_out"] < 0.08
+    assert fitted["groups"] == [21, 22, 23, 24, 25] and fitted["clips"] == 400
+
+
+def test_the_threshold_keeps_the_asked_share_known():
+    windows, labels, groups = overconfident_clips()
+    calibration = Calibration.fit(windows, labels, groups, known_share=0.9)
+    confidences = clip_probabilities(windows, calibration.temperature).max(axis=1)
+    known = np.array([calibration.is_known(c) for c in confidences])
+    assert known.mean() == pytest.approx(0.9, abs=0.01)
+    assert calibration.fitted_on["known_share"] == pytest.approx(known.mean())
+
+
+def test_reliability_bins_and_error_of_a_perfectly_calibrated_set():
+    probabilities = np.array([[0.75, 0.25]] * 4 + [[0.25, 0.75]] * 4)
+    labels = np.array([0, 0, 0, 1, 1, 1, 1, 0])
+    rows = reliability(probabilities, labels)
+    assert len(rows) == 1 and rows[0]["clips"] == 8 and rows[0]["accuracy"] == 0.75
+    assert expected_calibration_error(probabilities, labels) == pytest.approx(0.0)
+    assert expected_calibration_error(probabilities, 1 - labels) == pytest.approx(0.5)
+
+
+def test_a_calibration_survives_the_metadata_round_trip(tmp_path):
+    from recognition.metadata import ModelSpec, SamplingSpec
+
+    calibration = Calibration(0.8, 0.4, 0.6, fitted_on={"groups": [21], "clips": 3})
+    spec = ModelSpec("lrcn", "test", ("a", "b"), 32, SamplingSpec(), calibration=calibration,
+                     aspect_range=(4 / 3, 2.4))
+    spec.save(tmp_path / "m.json")
+    loaded = ModelSpec.load(tmp_path / "m.json")
+    assert loaded.calibration == calibration and loaded.calibration.fitted_on == {"groups": [21], "clips": 3}
+    assert loaded.frame_format.aspect_range == (4 / 3, 2.4)
