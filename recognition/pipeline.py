@@ -7,6 +7,10 @@ share its output. Each frame is encoded once however many overlapping windows
 share it; the sequence heads then score the windows in batches. A model with a
 motion stream also gets each sampled frame's optical flow, computed as the frames
 stream past.
+
+Each model runs through LiteRT when it can (see `recognition.litert`), which
+gives the same answers faster and without importing TensorFlow; `engine="keras"`
+runs the saved Keras model itself.
 """
 
 from __future__ import annotations
@@ -15,22 +19,26 @@ import collections
 import contextlib
 import dataclasses
 import hashlib
+import importlib.util
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from recognition.annotate import AnnotatedVideos, h264_writer
+from recognition.litert import LiteRTModel
 from recognition.metadata import ModelSpec, metadata_path
 from recognition.motion import FlowTracker
 from recognition.results import ModelResult, Recognition
 from recognition.sampling import SamplePlan, plan_samples
 from recognition.video import SampleStream, VideoInfo, probe
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 MODEL_NAMES = ("lrcn", "convlstm")
@@ -38,6 +46,8 @@ ENCODER_BATCH = 16
 WINDOW_BATCH = 64
 EXTREME_ASPECT_RATIO = 4.0
 TRUNCATION_SLACK_S = 0.5
+
+ENGINES = ("auto", "litert", "keras")
 
 Progress = Callable[[float, str], None]
 
@@ -59,6 +69,14 @@ def _stage(progress: Progress, start: float, end: float, duration_s: float, mess
     return on_frame
 
 
+def stem_fingerprint(spec: ModelSpec, stem_weights: Iterable[np.ndarray]) -> str:
+    """What identifies a frozen stem: its weights and the frames it takes (models with the same one share it)."""
+    fingerprint = hashlib.sha1(repr(spec.frame_format).encode())
+    for weight in stem_weights:
+        fingerprint.update(weight.tobytes())
+    return fingerprint.hexdigest()
+
+
 @dataclasses.dataclass
 class LoadedModel:
     """A saved model split into its compiled frozen stem, per-frame head and sequence head.
@@ -77,14 +95,14 @@ class LoadedModel:
 
     @classmethod
     def load(cls, path: Path) -> "LoadedModel":
+        import keras
+        import tensorflow as tf
+
         spec = ModelSpec.load(metadata_path(path))
         model = keras.saving.load_model(path, compile=False)
         encoder = model.get_layer("frame_encoder").layer
         stem, frame_head = encoder.get_layer("stem"), encoder.get_layer("frame_head")
         head = model.get_layer("sequence_head")
-        fingerprint = hashlib.sha1(repr(spec.frame_format).encode())
-        for weight in stem.get_weights():
-            fingerprint.update(weight.tobytes())
         size = spec.image_size
         run_stem = tf.function(lambda x: stem(x, training=False),
                                input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
@@ -101,10 +119,12 @@ class LoadedModel:
         window_specs = [tf.TensorSpec([None, spec.sampling.num_frames, *e.output.shape[1:]], tf.float32)
                         for e in encoders]
         score = tf.function(lambda x: head(x if len(x) > 1 else x[0], training=False), input_signature=[window_specs])
-        return cls(spec, fingerprint.hexdigest(), run_stem, run_frame_head, run_motion_encoder, score)
+        return cls(spec, stem_fingerprint(spec, stem.get_weights()), run_stem, run_frame_head, run_motion_encoder, score)
 
     def score(self, features: list[np.ndarray], plan: SamplePlan) -> np.ndarray:
         """Window probabilities, shape (windows, classes), from each encoder's features of the frames of `plan`."""
+        import tensorflow as tf
+
         indices = plan.window_indices()
         return np.concatenate([
             self.score_windows([tf.constant(f[indices[i : i + WINDOW_BATCH]], tf.float32) for f in features]).numpy()
@@ -115,7 +135,7 @@ class LoadedModel:
 class Recognizer:
     """Loads the shipped models once; `recognize()` runs them on a video."""
 
-    def __init__(self, models: dict[str, LoadedModel]):
+    def __init__(self, models: dict[str, LoadedModel | LiteRTModel]):
         samplings = {m.spec.sampling for m in models.values()}
         if len(samplings) > 1 and any(m.spec.motion for m in models.values()):
             raise ValueError("a model with a motion stream needs every loaded model to sample frames alike: "
@@ -124,12 +144,18 @@ class Recognizer:
 
     @classmethod
     def load(cls, weights_dir: str | os.PathLike = DEFAULT_WEIGHTS_DIR,
-             names: Sequence[str] = MODEL_NAMES) -> "Recognizer":
+             names: Sequence[str] = MODEL_NAMES, engine: str = "auto") -> "Recognizer":
+        """The models in `weights_dir`, run by `engine`: "litert", "keras", or "auto" (LiteRT where it installs)."""
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}: choose from {', '.join(ENGINES)}")
         weights_dir = Path(weights_dir)
         missing = [name for name in names if not (weights_dir / f"{name}.keras").exists()]
         if missing:
             raise FileNotFoundError(f"no trained model for {', '.join(missing)} in {weights_dir}")
-        return cls({name: LoadedModel.load(weights_dir / f"{name}.keras") for name in names})
+        if engine == "auto":
+            engine = "litert" if importlib.util.find_spec("ai_edge_litert") else "keras"
+        load = LiteRTModel.load if engine == "litert" else LoadedModel.load
+        return cls({name: load(weights_dir / f"{name}.keras") for name in names})
 
     @property
     def specs(self) -> dict[str, ModelSpec]:
@@ -173,14 +199,14 @@ class Recognizer:
             stems = {}
             for stem_id, model in stem_owners.items():
                 encoding = time.perf_counter()
-                stems[stem_id] = model.run_stem(tf.constant(batch[model.spec.frame_format], tf.float32))
+                stems[stem_id] = model.run_stem(np.asarray(batch[model.spec.frame_format], np.float32))
                 stem_seconds[stem_id] += time.perf_counter() - encoding
             for name, model in self.models.items():
                 encoding = time.perf_counter()
-                parts[name].append(model.run_frame_head(stems[model.stem_id]).numpy())
+                parts[name].append(np.asarray(model.run_frame_head(stems[model.stem_id])))
                 if name in flow_trackers:
                     flows = flow_trackers[name].fields(batch[model.spec.frame_format])
-                    motion_parts[name].append(model.run_motion_encoder(tf.constant(flows)).numpy())
+                    motion_parts[name].append(np.asarray(model.run_motion_encoder(flows)))
                 stage_seconds[name] = stage_seconds.get(name, 0.0) + time.perf_counter() - encoding
         sharing = collections.Counter(m.stem_id for m in self.models.values())
         for name, model in self.models.items():  # a shared stem's time is split between its models
