@@ -7,11 +7,11 @@ One decoding pass feeds every model's output video, and the encoders run side by
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import dataclasses
 import os
-import queue
+import subprocess
+import tempfile
 from collections.abc import Callable, Generator
 from pathlib import Path
 
@@ -20,8 +20,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from recognition.results import ModelResult
-from recognition.sampling import Window, window_for_time
-from recognition.video import VideoInfo, iter_frames, probe
+from recognition.video import VideoInfo, probe
 
 # imageio-ffmpeg starts ffmpeg in its own process group through a `preexec_fn`, which makes Python
 # fork() the whole TensorFlow process instead of vfork()ing it: 20 ms per encoder, and the
@@ -30,6 +29,8 @@ from recognition.video import VideoInfo, iter_frames, probe
 os.environ.setdefault("IMAGEIO_FFMPEG_NO_PREVENT_SIGINT", "1")
 
 MAX_OUTPUT_SIZE = (854, 480)
+X264_PRESET = "superfast"
+X264_CRF = 23
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _WHITE, _ACCENT, _TRACK = (255, 255, 255), (60, 190, 250), (90, 90, 90)
 
@@ -94,69 +95,62 @@ def h264_writer(path: Path, size: tuple[int, int], fps: float) -> Generator[None
     return writer
 
 
-class _VideoWriter:
-    """One model's annotated video, encoded by its own ffmpeg and fed from its own thread.
+def overlay_image(size: tuple[int, int], model: str, top3: list[tuple[str, float]]) -> np.ndarray:
+    """`draw_overlay` as an RGBA image of its box, for ffmpeg to lay over the frames.
 
-    ffmpeg starts at construction; frames flow once `start()` gives the model's
-    result. Feeding each ffmpeg from its own thread lets both encoders work at once
-    (writes to a pipe release the GIL), instead of taking turns.
+    Drawn once on black and once on white: a pixel the overlay leaves at a share
+    `1 - alpha` of what lies below, plus its own colour, comes out differently on the
+    two, which gives its alpha and colour exactly (darkening, anti-aliased text and all).
     """
-
-    def __init__(self, path: Path, size: tuple[int, int], fps: float):
-        self.path = path
-        self.encoder = h264_writer(path, size, fps)
-        self.frames: queue.Queue = queue.Queue(maxsize=32)
-        self.done: concurrent.futures.Future | None = None
-
-    def start(self, model: str, result: ModelResult) -> None:
-        windows = tuple(Window(0, w.start_s, w.end_s) for w in result.timeline)
-        self.done = _FEEDERS.submit(self._feed, model, windows, _top3_per_window(result))
-
-    def _feed(self, model: str, windows: tuple[Window, ...], top3: list[list[tuple[str, float]]]) -> None:
-        while (item := self.frames.get()) is not None:
-            stamp, base = item
-            canvas = base.copy()
-            draw_overlay(canvas, model, top3[window_for_time(windows, stamp)])
-            self.encoder.send(canvas)
-
-    def put(self, item: tuple[float, np.ndarray] | None) -> None:
-        """Queue a frame (None ends the video); re-raises the feeder's error if it stopped."""
-        while True:
-            if self.done.done():
-                self.done.result()
-                return
-            try:
-                self.frames.put(item, timeout=0.5)
-                return
-            except queue.Full:
-                continue
-
-    def __enter__(self) -> "_VideoWriter":
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        """End the video: the feeder finishes the queued frames, then ffmpeg finishes the file.
-
-        A video that never started (the models failed first) is removed rather than left empty.
-        """
-        try:
-            if self.done is not None:
-                self.put(None)
-                self.done.result()
-        finally:
-            self.encoder.close()
-            if self.done is None:
-                self.path.unlink(missing_ok=True)
+    width, height = size
+    on_black, on_white = np.zeros((height, width, 3), np.uint8), np.full((height, width, 3), 255, np.uint8)
+    draw_overlay(on_black, model, top3)
+    draw_overlay(on_white, model, top3)
+    rows, columns = np.nonzero((on_white != 255).any(axis=-1) | (on_black != 0).any(axis=-1))
+    box = (slice(0, rows.max() + 1), slice(0, columns.max() + 1))
+    black, white = on_black[box].astype(np.float32), on_white[box].astype(np.float32)
+    alpha = np.clip(1.0 - (white - black).mean(axis=-1, keepdims=True) / 255.0, 0.0, 1.0)
+    colour = np.clip(black / np.maximum(alpha, 1e-6), 0, 255)
+    return np.concatenate([colour, alpha * 255], axis=-1).round().astype(np.uint8)
 
 
-_FEEDERS = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="annotate")
+def _overlay_spans(result: ModelResult) -> list[tuple[float, list[tuple[str, float]]]]:
+    """(from when, top-3) for each stretch of video that shows one overlay: each window's from halfway to its neighbours."""
+    centres = [(w.start_s + w.end_s) / 2 for w in result.timeline]
+    starts = [0.0] + [(before + after) / 2 for before, after in zip(centres, centres[1:])]
+    return list(zip(starts, _top3_per_window(result)))
+
+
+def _overlay_track(folder: Path, size: tuple[int, int], model: str, result: ModelResult) -> Path:
+    """The model's overlays as an ffconcat playlist of PNG images, each shown for its span of the video.
+
+    The images are padded (transparent) to one size: ffmpeg rebuilds its filters when a
+    stream changes size, and loses the overlays it had so far.
+    """
+    spans = _overlay_spans(result)
+    images = [overlay_image(size, model, top3) for _, top3 in spans]
+    height, width = max(i.shape[0] for i in images), max(i.shape[1] for i in images)
+    lines = ["ffconcat version 1.0"]
+    for number, ((start, _), image) in enumerate(zip(spans, images)):
+        padded = np.zeros((height, width, 4), np.uint8)
+        padded[: image.shape[0], : image.shape[1]] = image
+        name = f"{model}_{number:05d}.png"
+        cv2.imwrite(str(folder / name), cv2.cvtColor(padded, cv2.COLOR_RGBA2BGRA), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        lines.append(f"file '{name}'")
+        if number + 1 < len(spans):
+            lines.append(f"duration {spans[number + 1][0] - start:.6f}")
+    track = folder / f"{model}.ffconcat"
+    track.write_text("\n".join(lines) + "\n")
+    return track
 
 
 class AnnotatedVideos(contextlib.ExitStack):
     """One annotated video per model, `<output_dir>/<stem>_<model>.mp4`.
 
-    The ffmpeg encoders start on entry, so a caller can open this before the models
-    run and their start-up overlaps the models' work; `write()` then draws and encodes.
+    `write()` runs one ffmpeg that decodes the video once, scales it and lays
+    each model's overlay images over it, and encodes every model's video side
+    by side: no frame passes through Python, and the overlay, which changes
+    once per window, is drawn once per window rather than once per frame.
     """
 
     def __init__(self, video: str | os.PathLike, names: list[str], output_dir: Path, info: VideoInfo | None = None):
@@ -168,24 +162,47 @@ class AnnotatedVideos(contextlib.ExitStack):
 
     def __enter__(self) -> "AnnotatedVideos":
         super().__enter__()
-        self.writers = {name: self.enter_context(_VideoWriter(self.paths[name], self.size, self.info.fps))
-                        for name in self.paths}
+        self.folder = Path(self.enter_context(tempfile.TemporaryDirectory(prefix="action-lens-overlays-")))
         return self
+
+    def _command(self, tracks: dict[str, Path]) -> list[str]:
+        width, height = self.size
+        names = list(tracks)
+        inputs = ["-i", str(self.video)]
+        for track in tracks.values():
+            inputs += ["-f", "concat", "-safe", "0", "-i", str(track)]
+        graph = [f"[0:v]scale={width}:{height}:flags=area:out_range=tv,format=yuv420p,setsar=1,split={len(names)}"
+                 + "".join(f"[base{i}]" for i in range(len(names)))]
+        graph += [f"[base{i}][{i + 1}:v]overlay=eof_action=repeat:format=auto[out{i}]" for i in range(len(names))]
+        outputs = []
+        for number, name in enumerate(names):
+            outputs += ["-map", f"[out{number}]", "-c:v", "libx264", "-preset", X264_PRESET, "-crf", str(X264_CRF),
+                        "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(self.paths[name])]
+        return [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y", "-nostats",
+                "-progress", "pipe:1", "-stats_period", "0.25", *inputs,
+                "-filter_complex", ";".join(graph), *outputs]
 
     def write(self, results: dict[str, ModelResult],
               on_frame: Callable[[float], None] | None = None) -> dict[str, ModelResult]:
-        """Draw every model's labels on the video in one decoding pass; returns results that name the files.
+        """Draw every model's labels on the video; returns results that name the files.
 
-        `on_frame` is called with each frame's time (progress, time limits).
+        `on_frame` is called with the time reached in the video as ffmpeg goes
+        (progress, time limits); if it raises, ffmpeg is stopped and the error goes on.
         """
-        for name, result in results.items():
-            self.writers[name].start(name, result)
-        for stamp, frame in iter_frames(self.video):
-            if on_frame:
-                on_frame(stamp)
-            base = cv2.cvtColor(cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
-            for name in results:
-                self.writers[name].put((stamp, base))
-        self.close()
+        tracks = {name: _overlay_track(self.folder, self.size, name, result) for name, result in results.items()}
+        with (self.folder / "ffmpeg.log").open("w+") as log:
+            encoder = subprocess.Popen(self._command(tracks), stdout=subprocess.PIPE, stderr=log, text=True)
+            try:
+                for line in encoder.stdout:
+                    key, _, value = line.strip().partition("=")
+                    if key == "out_time_us" and value.isdigit() and on_frame:
+                        on_frame(int(value) / 1e6)
+                if encoder.wait():
+                    log.seek(0)
+                    raise RuntimeError(f"ffmpeg could not write the annotated videos: {log.read()[-500:]}")
+            finally:
+                if encoder.poll() is None:
+                    encoder.kill()
+                encoder.wait()
+                encoder.stdout.close()
         return {name: dataclasses.replace(r, annotated_video=self.paths[name]) for name, r in results.items()}
-
