@@ -21,9 +21,11 @@ import dataclasses
 import hashlib
 import importlib.util
 import os
+import queue
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,6 +77,50 @@ def stem_fingerprint(spec: ModelSpec, stem_weights: Iterable[np.ndarray]) -> str
     for weight in stem_weights:
         fingerprint.update(weight.tobytes())
     return fingerprint.hexdigest()
+
+
+def _in_background(items: Iterable, depth: int = 2) -> Iterator:
+    """`items`, produced by a thread of their own, up to `depth` ahead of the caller.
+
+    The video decodes while the models work on the batch before (OpenCV and LiteRT
+    both let go of the GIL). An error in producing comes out of the caller's loop;
+    leaving the loop early stops the producer.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stopped, end = threading.Event(), object()
+
+    def hand(item: object) -> bool:
+        while not stopped.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            with contextlib.closing(iter(items)) as produced:
+                for item in produced:
+                    if not hand((item, None)):
+                        return
+            hand((end, None))
+        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread, which raises it
+            hand((end, error))
+
+    producer = threading.Thread(target=produce, name="decode", daemon=True)
+    producer.start()
+    try:
+        while True:
+            item, error = handoff.get()
+            if error is not None:
+                raise error
+            if item is end:
+                return
+            yield item
+    finally:
+        stopped.set()
+        producer.join()
 
 
 @dataclasses.dataclass
@@ -195,19 +241,20 @@ class Recognizer:
             stem_owners.setdefault(model.stem_id, model)
         stem_seconds = dict.fromkeys(stem_owners, 0.0)
         started = time.perf_counter()
-        for batch in stream:
-            stems = {}
-            for stem_id, model in stem_owners.items():
-                encoding = time.perf_counter()
-                stems[stem_id] = model.run_stem(np.asarray(batch[model.spec.frame_format], np.float32))
-                stem_seconds[stem_id] += time.perf_counter() - encoding
-            for name, model in self.models.items():
-                encoding = time.perf_counter()
-                parts[name].append(np.asarray(model.run_frame_head(stems[model.stem_id])))
-                if name in flow_trackers:
-                    flows = flow_trackers[name].fields(batch[model.spec.frame_format])
-                    motion_parts[name].append(np.asarray(model.run_motion_encoder(flows)))
-                stage_seconds[name] = stage_seconds.get(name, 0.0) + time.perf_counter() - encoding
+        with contextlib.closing(_in_background(stream)) as batches:
+            for batch in batches:
+                stems = {}
+                for stem_id, model in stem_owners.items():
+                    encoding = time.perf_counter()
+                    stems[stem_id] = model.run_stem(np.asarray(batch[model.spec.frame_format], np.float32))
+                    stem_seconds[stem_id] += time.perf_counter() - encoding
+                for name, model in self.models.items():
+                    encoding = time.perf_counter()
+                    parts[name].append(np.asarray(model.run_frame_head(stems[model.stem_id])))
+                    if name in flow_trackers:
+                        flows = flow_trackers[name].fields(batch[model.spec.frame_format])
+                        motion_parts[name].append(np.asarray(model.run_motion_encoder(flows)))
+                    stage_seconds[name] = stage_seconds.get(name, 0.0) + time.perf_counter() - encoding
         sharing = collections.Counter(m.stem_id for m in self.models.values())
         for name, model in self.models.items():  # a shared stem's time is split between its models
             stage_seconds[name] = stage_seconds.get(name, 0.0) + stem_seconds[model.stem_id] / sharing[model.stem_id]

@@ -90,3 +90,21 @@ def test_predict_refuses_a_video_over_the_duration_cap_before_decoding_it(tmp_pa
     assert done.returncode == 1
     assert "forty_seconds.avi: it is 40 s long and this demo takes videos up to 30 s" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@needs_weights
+@pytest.mark.slow
+def test_export_converts_a_model_once_into_the_cache(tmp_path: Path):
+    first = run_cli("export", "convlstm", env_extra={"ACTION_LENS_CACHE": str(tmp_path)})
+    assert first.returncode == 0, first.stderr
+    converted = Path(first.stdout.split(": ", 1)[1].strip())
+    assert converted.parent == tmp_path / "litert" and converted.suffix == ".tflite"
+    assert converted.stat().st_size > 1_000_000 and converted.with_suffix(".stem").exists()
+    written = converted.stat().st_mtime_ns
+    again = run_cli("export", "convlstm", env_extra={"ACTION_LENS_CACHE": str(tmp_path)})
+    assert again.stdout == first.stdout and converted.stat().st_mtime_ns == written, "converted once, then reused"
+
+
+def test_export_refuses_a_model_that_is_not_there(tmp_path: Path, capsys):
+    assert main(["export", "lrcn", "--weights", str(tmp_path)]) == 2
+    assert "no trained model" in capsys.readouterr().err
