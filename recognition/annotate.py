@@ -177,7 +177,8 @@ class AnnotatedVideos(contextlib.ExitStack):
         graph = [f"[0:v]{rate}scale={width}:{height}:flags=area:out_range=tv,format=yuv420p,setsar=1,"
                  f"split={len(names)}"
                  + "".join(f"[base{i}]" for i in range(len(names)))]
-        graph += [f"[base{i}][{i + 1}:v]overlay=eof_action=repeat:format=auto[out{i}]" for i in range(len(names))]
+        graph += [f"[{i + 1}:v]format=yuva420p[overlay{i}];"  # blending in the video's own format: no conversion
+                  f"[base{i}][overlay{i}]overlay=eof_action=repeat:format=yuv420[out{i}]" for i in range(len(names))]
         outputs = []
         for number, name in enumerate(names):
             outputs += ["-map", f"[out{number}]", "-c:v", "libx264", "-preset", X264_PRESET, "-crf", str(X264_CRF),
