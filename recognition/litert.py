@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +65,7 @@ def convert(model_path: Path, output: Path) -> Path:
 
     spec = ModelSpec.load(metadata_path(model_path))
     model = keras.saving.load_model(model_path, compile=False)
-    for layer in model._flatten_layers():
+    for layer in _nested_layers(model):
         if isinstance(layer, keras.layers.RNN):
             layer.unroll = True
             for attribute in ("dropout", "recurrent_dropout"):
@@ -109,10 +110,21 @@ def convert(model_path: Path, output: Path) -> Path:
     return output
 
 
+def _nested_layers(layer) -> Iterator:
+    """`layer` and every layer inside it, through nested models and wrappers (TimeDistributed)."""
+    yield layer
+    for inner in getattr(layer, "layers", ()):
+        yield from _nested_layers(inner)
+    if getattr(layer, "layer", None) is not None:
+        yield from _nested_layers(layer.layer)
+
+
 def export(model_path: Path, cache_dir: Path = CACHE_DIR) -> Path:
     """The LiteRT copy of `model_path`, converted now unless the cache has it already."""
     path = converted_path(model_path, cache_dir)
     if not path.exists() or not path.with_suffix(".stem").exists():
+        logging.getLogger(__name__).warning("converting %s for LiteRT into %s (once per model file; a minute "
+                                            "or more)", model_path, path.parent)
         convert(model_path, path)
     return path
 
