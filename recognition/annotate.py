@@ -2,28 +2,33 @@
 
 Written as H.264 (libx264, yuv420p, +faststart) through the ffmpeg binary that
 imageio-ffmpeg ships: browsers play it, and OpenCV's wheels can't write it.
-One decoding pass feeds every model's output video, and the encoders run side by side.
+One ffmpeg decodes the video once for every model's output video, and encodes them side by side.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
+import bisect
 import contextlib
 import dataclasses
 import os
-import queue
+import subprocess
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import cv2
+import imageio_ffmpeg
 import numpy as np
 
 from recognition.metadata import display_name
 from recognition.results import ModelResult
-from recognition.sampling import Window, window_for_time
-from recognition.video import VideoInfo, h264_writer, iter_frames, probe
+from recognition.video import VideoInfo, probe
 
 MAX_OUTPUT_SIZE = (854, 480)
+MAX_OUTPUT_FPS = 15.0
+"""Frames per second of the annotated videos at most: the overlay changes once a second, and half the frames
+of a 30-fps video is half the encoding."""
+X264_PRESET, X264_CRF = "ultrafast", 23
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _WHITE, _ACCENT, _TRACK = (255, 255, 255), (60, 190, 250), (90, 90, 90)
 
@@ -82,70 +87,69 @@ def headline(result: ModelResult, time_s: float) -> str:
     return f"{segment.label} {segment.confidence:.0%}" if segment.known else "Not a known action"
 
 
-class _VideoWriter:
-    """One model's annotated video, encoded by its own ffmpeg and fed from its own thread.
+def overlay_image(size: tuple[int, int], model: str, headline: str, top3: list[tuple[str, float]]) -> np.ndarray:
+    """`draw_overlay` as an RGBA image of its box, for ffmpeg to lay over the frames.
 
-    ffmpeg starts at construction; frames flow once `start()` gives the model's
-    result. Feeding each ffmpeg from its own thread lets both encoders work at once
-    (writes to a pipe release the GIL), instead of taking turns.
+    Drawn once on black and once on white: a pixel the overlay leaves at a share
+    `1 - alpha` of what lies below, plus its own colour, comes out differently on the
+    two, which gives its alpha and colour exactly (darkening, anti-aliased text and all).
     """
-
-    def __init__(self, path: Path, size: tuple[int, int], fps: float):
-        self.path = path
-        self.encoder = h264_writer(path, size, fps)
-        self.frames: queue.Queue = queue.Queue(maxsize=32)
-        self.done: concurrent.futures.Future | None = None
-
-    def start(self, model: str, result: ModelResult) -> None:
-        self.done = _FEEDERS.submit(self._feed, model, result)
-
-    def _feed(self, model: str, result: ModelResult) -> None:
-        windows = tuple(Window(0, w.start_s, w.end_s) for w in result.timeline)
-        top3 = _top3_per_window(result)
-        while (item := self.frames.get()) is not None:
-            stamp, base = item
-            canvas = base.copy()
-            draw_overlay(canvas, model, headline(result, stamp), top3[window_for_time(windows, stamp)])
-            self.encoder.send(canvas)
-
-    def put(self, item: tuple[float, np.ndarray] | None) -> None:
-        """Queue a frame (None ends the video); re-raises the feeder's error if it stopped."""
-        while True:
-            if self.done.done():
-                self.done.result()
-                return
-            try:
-                self.frames.put(item, timeout=0.5)
-                return
-            except queue.Full:
-                continue
-
-    def __enter__(self) -> "_VideoWriter":
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        """End the video: the feeder finishes the queued frames, then ffmpeg finishes the file.
-
-        A video that never started (the models failed first) is removed rather than left empty.
-        """
-        try:
-            if self.done is not None:
-                self.put(None)
-                self.done.result()
-        finally:
-            self.encoder.close()
-            if self.done is None:
-                self.path.unlink(missing_ok=True)
+    width, height = size
+    on_black, on_white = np.zeros((height, width, 3), np.uint8), np.full((height, width, 3), 255, np.uint8)
+    draw_overlay(on_black, model, headline, top3)
+    draw_overlay(on_white, model, headline, top3)
+    rows, columns = np.nonzero((on_white != 255).any(axis=-1) | (on_black != 0).any(axis=-1))
+    box = (slice(0, rows.max() + 1), slice(0, columns.max() + 1))
+    black, white = on_black[box].astype(np.float32), on_white[box].astype(np.float32)
+    alpha = np.clip(1.0 - (white - black).mean(axis=-1, keepdims=True) / 255.0, 0.0, 1.0)
+    colour = np.clip(black / np.maximum(alpha, 1e-6), 0, 255)
+    return np.concatenate([colour, alpha * 255], axis=-1).round().astype(np.uint8)
 
 
-_FEEDERS = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="annotate")
+def _overlay_spans(result: ModelResult) -> list[tuple[float, str, list[tuple[str, float]]]]:
+    """(from when, headline, top-3) for each stretch of video that shows one overlay.
+
+    The top-3 is the window's, from halfway after the previous window's centre to halfway
+    before the next one's; the headline is the segment's, so the overlay also changes where
+    a segment starts.
+    """
+    centres = [(w.start_s + w.end_s) / 2 for w in result.timeline]
+    window_starts = [0.0] + [(before + after) / 2 for before, after in zip(centres, centres[1:])]
+    top3 = _top3_per_window(result)
+    starts = sorted({*window_starts, *(segment.start_s for segment in result.segments)})
+    return [(start, headline(result, start), top3[bisect.bisect_right(window_starts, start) - 1]) for start in starts]
+
+
+def _overlay_track(folder: Path, size: tuple[int, int], model: str, result: ModelResult) -> Path:
+    """The model's overlays as an ffconcat playlist of PNG images, each shown for its span of the video.
+
+    The images are padded (transparent) to one size: ffmpeg rebuilds its filters when a
+    stream changes size, and loses the overlays it had so far.
+    """
+    spans = _overlay_spans(result)
+    images = [overlay_image(size, model, words, top3) for _, words, top3 in spans]
+    height, width = max(i.shape[0] for i in images), max(i.shape[1] for i in images)
+    lines = ["ffconcat version 1.0"]
+    for number, ((start, _, _), image) in enumerate(zip(spans, images)):
+        padded = np.zeros((height, width, 4), np.uint8)
+        padded[: image.shape[0], : image.shape[1]] = image
+        name = f"{model}_{number:05d}.png"
+        cv2.imwrite(str(folder / name), cv2.cvtColor(padded, cv2.COLOR_RGBA2BGRA), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        lines.append(f"file '{name}'")
+        if number + 1 < len(spans):
+            lines.append(f"duration {spans[number + 1][0] - start:.6f}")
+    track = folder / f"{model}.ffconcat"
+    track.write_text("\n".join(lines) + "\n")
+    return track
 
 
 class AnnotatedVideos(contextlib.ExitStack):
     """One annotated video per model, `<output_dir>/<stem>_<model>.mp4`.
 
-    The ffmpeg encoders start on entry, so a caller can open this before the models
-    run and their start-up overlaps the models' work; `write()` then draws and encodes.
+    `write()` runs one ffmpeg that decodes the video once, scales it and lays
+    each model's overlay images over it, and encodes every model's video side
+    by side: no frame passes through Python, and the overlay, which changes
+    once per window, is drawn once per window rather than once per frame.
     """
 
     def __init__(self, video: str | os.PathLike, names: list[str], output_dir: Path, info: VideoInfo | None = None):
@@ -157,24 +161,50 @@ class AnnotatedVideos(contextlib.ExitStack):
 
     def __enter__(self) -> "AnnotatedVideos":
         super().__enter__()
-        self.writers = {name: self.enter_context(_VideoWriter(self.paths[name], self.size, self.info.fps))
-                        for name in self.paths}
+        self.folder = Path(self.enter_context(tempfile.TemporaryDirectory(prefix="action-lens-overlays-")))
         return self
+
+    def _command(self, tracks: dict[str, Path]) -> list[str]:
+        width, height = self.size
+        names = list(tracks)
+        inputs = ["-i", str(self.video)]
+        for track in tracks.values():
+            inputs += ["-f", "concat", "-safe", "0", "-i", str(track)]
+        rate = f"fps={MAX_OUTPUT_FPS:g}," if self.info.fps > MAX_OUTPUT_FPS else ""
+        graph = [f"[0:v]{rate}scale={width}:{height}:flags=area:out_range=tv,format=yuv420p,setsar=1,"
+                 f"split={len(names)}"
+                 + "".join(f"[base{i}]" for i in range(len(names)))]
+        graph += [f"[{i + 1}:v]format=yuva420p[overlay{i}];"  # blending in the video's own format: no conversion
+                  f"[base{i}][overlay{i}]overlay=eof_action=repeat:format=yuv420[out{i}]" for i in range(len(names))]
+        outputs = []
+        for number, name in enumerate(names):
+            outputs += ["-map", f"[out{number}]", "-c:v", "libx264", "-preset", X264_PRESET, "-crf", str(X264_CRF),
+                        "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(self.paths[name])]
+        return [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y", "-nostats",
+                "-progress", "pipe:1", "-stats_period", "0.25", *inputs,
+                "-filter_complex", ";".join(graph), *outputs]
 
     def write(self, results: dict[str, ModelResult],
               on_frame: Callable[[float], None] | None = None) -> dict[str, ModelResult]:
-        """Draw every model's labels on the video in one decoding pass; returns results that name the files.
+        """Draw every model's labels on the video; returns results that name the files.
 
-        `on_frame` is called with each frame's time (progress, time limits).
+        `on_frame` is called with the time reached in the video as ffmpeg goes
+        (progress, time limits); if it raises, ffmpeg is stopped and the error goes on.
         """
-        for name, result in results.items():
-            self.writers[name].start(name, result)
-        for stamp, frame in iter_frames(self.info):
-            if on_frame:
-                on_frame(stamp)
-            base = cv2.cvtColor(cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
-            for name in results:
-                self.writers[name].put((stamp, base))
-        self.close()
+        tracks = {name: _overlay_track(self.folder, self.size, name, result) for name, result in results.items()}
+        with (self.folder / "ffmpeg.log").open("w+") as log:
+            encoder = subprocess.Popen(self._command(tracks), stdout=subprocess.PIPE, stderr=log, text=True)
+            try:
+                for line in encoder.stdout:
+                    key, _, value = line.strip().partition("=")
+                    if key == "out_time_us" and value.isdigit() and on_frame:
+                        on_frame(int(value) / 1e6)
+                if encoder.wait():
+                    log.seek(0)
+                    raise RuntimeError(f"ffmpeg could not write the annotated videos: {log.read()[-500:]}")
+            finally:
+                if encoder.poll() is None:
+                    encoder.kill()
+                encoder.wait()
+                encoder.stdout.close()
         return {name: dataclasses.replace(r, annotated_video=self.paths[name]) for name, r in results.items()}
-

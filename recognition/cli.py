@@ -1,4 +1,4 @@
-"""Command line: `python -m recognition predict|train|evaluate ...`."""
+"""Command line: `python -m recognition predict|train|evaluate|export ...`."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from recognition.metadata import WEIGHTS_DIR as DEFAULT_WEIGHTS  # noqa: E402 (a
 from recognition.training.config import RECIPES, TrainConfig  # noqa: E402
 
 
-def _load_recognizer(weights: Path):
+def _load_recognizer(weights: Path, engine: str = "auto"):
     from recognition.pipeline import Recognizer
 
-    return Recognizer.load(weights)
+    return Recognizer.load(weights, engine=engine)
 
 
 def _answer(label: str, confidence: float, known: bool) -> str:
@@ -58,7 +58,7 @@ def _predict(args: argparse.Namespace) -> int:
     from recognition.limits import Limits
     from recognition.video import VideoError
 
-    recognizer = _load_recognizer(args.weights)
+    recognizer = _load_recognizer(args.weights, args.engine)
     limits = Limits.from_env()
     failures = 0
     for video in args.videos:
@@ -120,6 +120,18 @@ def _calibrate(args: argparse.Namespace) -> int:
               f"({fitted['ece_calibrated_leave_one_group_out']:.3f} with each group left out of the fit), "
               f"{fitted['known_share']:.0%} called known")
     print(f"written into the metadata in {args.weights}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from recognition.litert import export
+
+    for name in args.models:
+        model = args.weights / f"{name}.keras"
+        if not model.exists():
+            print(f"error: no trained model {model}", file=sys.stderr)
+            return 2
+        print(f"{name}: {export(model)}", flush=True)
     return 0
 
 
@@ -199,7 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--out", type=Path, help="also write one annotated video per model here")
     predict.add_argument("--json", action="store_true", help="one JSON object per input, one per line")
     predict.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="folder of trained models")
+    predict.add_argument("--engine", choices=["auto", "litert", "keras"], default="auto",
+                         help="run the models through LiteRT (auto: when ai-edge-litert is installed) or Keras")
     predict.set_defaults(run=_predict)
+
+    export = commands.add_parser("export", help="convert the trained models for LiteRT now, instead of at first use")
+    export.add_argument("models", nargs="*", default=["lrcn", "convlstm"], metavar="MODEL")
+    export.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="folder of trained models")
+    export.set_defaults(run=_export)
 
     evaluate = commands.add_parser("evaluate", help="accuracy on clips of groups the models never trained on")
     evaluate.add_argument("--data", type=Path, required=True, help="folder of <Class>/*.mp4|avi clips")

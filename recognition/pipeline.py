@@ -7,6 +7,10 @@ share its output. Each frame is encoded once however many overlapping windows
 share it; the sequence heads then score the windows in batches. A model with a
 motion stream also gets each sampled frame's optical flow, computed as the frames
 stream past.
+
+Each model runs through LiteRT when it can (see `recognition.litert`), which
+gives the same answers faster and without importing TensorFlow; `engine="keras"`
+runs the saved Keras model itself.
 """
 
 from __future__ import annotations
@@ -15,32 +19,38 @@ import collections
 import contextlib
 import dataclasses
 import hashlib
+import importlib.util
 import os
+import queue
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
-import tensorflow as tf
 
-from recognition import contract
-from recognition.annotate import AnnotatedVideos, h264_writer
+from recognition.annotate import AnnotatedVideos
 from recognition.familiarity import Familiarity, familiarity_path, window_parts
+from recognition.litert import LiteRTModel
 from recognition.metadata import MODEL_NAMES, WEIGHTS_DIR, ModelSpec, display_name, metadata_path
 from recognition.motion import FlowTracker
 from recognition.progress import Progress
 from recognition.progress import no_progress as _no_progress
 from recognition.results import ModelResult, Recognition
 from recognition.sampling import SamplePlan, plan_samples
-from recognition.video import SampleStream, VideoInfo, probe
+from recognition.video import SampleStream, VideoInfo, h264_writer, probe
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 ENCODER_BATCH = 16
 WINDOW_BATCH = 64
 EXTREME_ASPECT_RATIO = 4.0
 TRUNCATION_SLACK_S = 0.5
 
+ENGINES = ("auto", "litert", "keras")
 
 
 def _stage(progress: Progress, start: float, end: float, duration_s: float, message: str) -> Callable[[float], None]:
@@ -54,6 +64,58 @@ def _stage(progress: Progress, start: float, end: float, duration_s: float, mess
             progress(start + fraction * (end - start), message)
 
     return on_frame
+
+
+def stem_fingerprint(spec: ModelSpec, stem_weights: Iterable[np.ndarray]) -> str:
+    """What identifies a frozen stem: its weights and the frames it takes (models with the same one share it)."""
+    fingerprint = hashlib.sha1(repr(spec.frame_format).encode())
+    for weight in stem_weights:
+        fingerprint.update(weight.tobytes())
+    return fingerprint.hexdigest()
+
+
+def _in_background(items: Iterable, depth: int = 2) -> Iterator:
+    """`items`, produced by a thread of their own, up to `depth` ahead of the caller.
+
+    The video decodes while the models work on the batch before (OpenCV and LiteRT
+    both let go of the GIL). An error in producing comes out of the caller's loop;
+    leaving the loop early stops the producer.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stopped, end = threading.Event(), object()
+
+    def hand(item: object) -> bool:
+        while not stopped.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            with contextlib.closing(iter(items)) as produced:
+                for item in produced:
+                    if not hand((item, None)):
+                        return
+            hand((end, None))
+        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread, which raises it
+            hand((end, error))
+
+    producer = threading.Thread(target=produce, name="decode", daemon=True)
+    producer.start()
+    try:
+        while True:
+            item, error = handoff.get()
+            if error is not None:
+                raise error
+            if item is end:
+                return
+            yield item
+    finally:
+        stopped.set()
+        producer.join()
 
 
 @dataclasses.dataclass
@@ -74,12 +136,14 @@ class LoadedModel:
 
     @classmethod
     def load(cls, path: Path) -> "LoadedModel":
+        import keras
+        import tensorflow as tf
+
+        from recognition import contract
+
         spec = ModelSpec.load(metadata_path(path))
         parts = contract.split(keras.saving.load_model(path, compile=False))
         stem, frame_head, head = parts.stem, parts.frame_head, parts.sequence_head
-        fingerprint = hashlib.sha1(repr(spec.frame_format).encode())
-        for weight in stem.get_weights():
-            fingerprint.update(weight.tobytes())
         size = spec.image_size
         run_stem = tf.function(lambda x: stem(x, training=False),
                                input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
@@ -98,10 +162,13 @@ class LoadedModel:
         window_specs = [tf.TensorSpec([None, spec.sampling.num_frames, *e.output.shape[1:]], tf.float32)
                         for e in encoders]
         score = tf.function(lambda x: head(x if len(x) > 1 else x[0], training=False), input_signature=[window_specs])
-        return cls(spec, fingerprint.hexdigest(), run_stem, run_frame_head, run_motion_encoder, score)
+        return cls(spec, stem_fingerprint(spec, stem.get_weights()), run_stem, run_frame_head, run_motion_encoder,
+                   score)
 
     def score(self, features: list[np.ndarray], plan: SamplePlan) -> np.ndarray:
         """Window probabilities, shape (windows, classes), from each encoder's features of the frames of `plan`."""
+        import tensorflow as tf
+
         indices = plan.window_indices()
         return np.concatenate([
             self.score_windows([tf.constant(f[indices[i : i + WINDOW_BATCH]], tf.float32) for f in features]).numpy()
@@ -112,7 +179,7 @@ class LoadedModel:
 class Recognizer:
     """Loads the shipped models once; `recognize()` runs them on a video."""
 
-    def __init__(self, models: dict[str, LoadedModel], calibrated: bool = True,
+    def __init__(self, models: dict[str, LoadedModel | LiteRTModel], calibrated: bool = True,
                  familiarities: dict[str, Familiarity] | None = None):
         samplings = {m.spec.sampling for m in models.values()}
         if len(samplings) > 1 and any(m.spec.motion for m in models.values()):
@@ -126,14 +193,20 @@ class Recognizer:
         """Per model, its training windows: how familiar each window looks (see `recognition.familiarity`)."""
 
     @classmethod
-    def load(cls, weights_dir: str | os.PathLike = WEIGHTS_DIR,
-             names: Sequence[str] = MODEL_NAMES, calibrated: bool = True) -> "Recognizer":
+    def load(cls, weights_dir: str | os.PathLike = WEIGHTS_DIR, names: Sequence[str] = MODEL_NAMES,
+             calibrated: bool = True, engine: str = "auto") -> "Recognizer":
+        """The models in `weights_dir`, run by `engine`: "litert", "keras", or "auto" (LiteRT where it installs)."""
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}: choose from {', '.join(ENGINES)}")
         weights_dir = Path(weights_dir)
         missing = [name for name in names if not (weights_dir / f"{name}.keras").exists()]
         if missing:
             raise FileNotFoundError(f"no trained model for {', '.join(missing)} in {weights_dir}")
+        if engine == "auto":
+            engine = "litert" if importlib.util.find_spec("ai_edge_litert") else "keras"
+        load = LiteRTModel.load if engine == "litert" else LoadedModel.load
         familiar = {name: familiarity_path(weights_dir / f"{name}.keras") for name in names} if calibrated else {}
-        return cls({name: LoadedModel.load(weights_dir / f"{name}.keras") for name in names}, calibrated,
+        return cls({name: load(weights_dir / f"{name}.keras") for name in names}, calibrated,
                    {name: Familiarity.load(path) for name, path in familiar.items() if path.exists()})
 
     @property
@@ -174,19 +247,20 @@ class Recognizer:
             stem_owners.setdefault(model.stem_id, model)
         stem_seconds = dict.fromkeys(stem_owners, 0.0)
         started = time.perf_counter()
-        for batch in stream:
-            stems = {}
-            for stem_id, model in stem_owners.items():
-                encoding = time.perf_counter()
-                stems[stem_id] = model.run_stem(tf.constant(batch[model.spec.frame_format], tf.float32))
-                stem_seconds[stem_id] += time.perf_counter() - encoding
-            for name, model in self.models.items():
-                encoding = time.perf_counter()
-                parts[name].append(model.run_frame_head(stems[model.stem_id]).numpy())
-                if name in flow_trackers:
-                    flows = flow_trackers[name].fields(batch[model.spec.frame_format])
-                    motion_parts[name].append(model.run_motion_encoder(tf.constant(flows)).numpy())
-                stage_seconds[name] = stage_seconds.get(name, 0.0) + time.perf_counter() - encoding
+        with contextlib.closing(_in_background(stream)) as batches:
+            for batch in batches:
+                stems = {}
+                for stem_id, model in stem_owners.items():
+                    encoding = time.perf_counter()
+                    stems[stem_id] = model.run_stem(np.asarray(batch[model.spec.frame_format], np.float32))
+                    stem_seconds[stem_id] += time.perf_counter() - encoding
+                for name, model in self.models.items():
+                    encoding = time.perf_counter()
+                    parts[name].append(np.asarray(model.run_frame_head(stems[model.stem_id])))
+                    if name in flow_trackers:
+                        flows = flow_trackers[name].fields(batch[model.spec.frame_format])
+                        motion_parts[name].append(np.asarray(model.run_motion_encoder(flows)))
+                    stage_seconds[name] = stage_seconds.get(name, 0.0) + time.perf_counter() - encoding
         sharing = collections.Counter(m.stem_id for m in self.models.values())
         for name, model in self.models.items():  # a shared stem's time is split between its models
             stage_seconds[name] = stage_seconds.get(name, 0.0) + stem_seconds[model.stem_id] / sharing[model.stem_id]

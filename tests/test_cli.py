@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from recognition.calibration import Calibration
 from recognition.cli import main
 from tests.helpers import CONFIDENT_ACTION, ROOT, SHARED, needs_ucf14, needs_weights, validation_clip, write_clip
 
@@ -117,7 +118,8 @@ def test_plain_output_marks_guesses_and_unknown_actions_and_lists_segments(capsy
     unsure = np.array([[0.35, 0.4, 0.25]] * 12)
     recognition = Recognition("workout.mp4", 14.2, {
         "lrcn": ModelResult.from_windows("lrcn", classes, windows, story, 0.5, 14.2),
-        "convlstm": ModelResult.from_windows("convlstm", classes, windows, unsure, 0.5, 14.2, known_threshold=0.5),
+        "convlstm": ModelResult.from_windows("convlstm", classes, windows, unsure, 0.5, 14.2,
+                                             calibration=Calibration(known_threshold=0.5)),
     })
     lines = _format_result(recognition.summary()).splitlines()
     assert lines[1].split()[:4] == ["LRCN", "Diving", "(low", "confidence)"]
@@ -141,3 +143,21 @@ def test_predict_answers_every_common_format(real_codec_files: dict[str, Path], 
             assert {model["label"] for model in line["models"].values()} == {CONFIDENT_ACTION}, (name, line)
     assert lines[-1]["error"] == "song_with_cover.mp4: is an audio file with a cover picture, not a video"
     assert done.returncode == 1 and "Traceback" not in done.stderr
+
+
+@needs_weights
+@pytest.mark.slow
+def test_export_converts_a_model_once_into_the_cache(tmp_path: Path):
+    first = run_cli("export", "convlstm", env_extra={"ACTION_LENS_CACHE": str(tmp_path)})
+    assert first.returncode == 0, first.stderr
+    converted = Path(first.stdout.split(": ", 1)[1].strip())
+    assert converted.parent == tmp_path / "litert" and converted.suffix == ".tflite"
+    assert converted.stat().st_size > 1_000_000 and converted.with_suffix(".stem").exists()
+    written = converted.stat().st_mtime_ns
+    again = run_cli("export", "convlstm", env_extra={"ACTION_LENS_CACHE": str(tmp_path)})
+    assert again.stdout == first.stdout and converted.stat().st_mtime_ns == written, "converted once, then reused"
+
+
+def test_export_refuses_a_model_that_is_not_there(tmp_path: Path, capsys):
+    assert main(["export", "lrcn", "--weights", str(tmp_path)]) == 2
+    assert "no trained model" in capsys.readouterr().err

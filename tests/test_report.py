@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from recognition.calibration import Calibration
 from recognition.metadata import ModelSpec, SamplingSpec
 from recognition.report import about_models, comparison_rows, how_to_read, segment_rows, timeline_figure, verdict
 from recognition.results import ModelResult, Recognition
@@ -12,7 +13,7 @@ CLASSES = ("Diving", "PullUps", "Surfing", "Swing")
 def _result(model: str, *windows: list[float], known_threshold: float = 0.0) -> ModelResult:
     spans = [(float(i), i + 3.2) for i in range(len(windows))]
     return ModelResult.from_windows(model, CLASSES, spans, np.array(windows), seconds=0.25,
-                                    known_threshold=known_threshold)
+                                    calibration=Calibration(known_threshold=known_threshold))
 
 
 def _recognition(lrcn: ModelResult, convlstm: ModelResult) -> Recognition:

@@ -1,0 +1,179 @@
+"""The shipped models run through LiteRT (TensorFlow Lite, XNNPACK): same answers, less time, no TensorFlow.
+
+Inference needs each model in four parts: the frozen stem, the per-frame head,
+the motion encoder (LRCN) and the sequence head (see `recognition.pipeline`).
+`convert()` writes them as the four signatures of one `.tflite` file, float32
+as trained, so the answers match the Keras model's to rounding. LiteRT's
+XNNPACK kernels run MobileNetV2's convolutions in about half TensorFlow's
+time, and serving then never imports TensorFlow, which takes seconds.
+
+Files are converted by this code from the `.keras` file, never downloaded, and
+kept in a cache folder under the `.keras` file's SHA-256: a retrained model gets
+its own. `python -m recognition export` fills the cache ahead of time; otherwise
+the first `load()` converts (a minute or two, with TensorFlow) and later ones reuse it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from recognition.metadata import ModelSpec, metadata_path
+from recognition.sampling import SamplePlan
+
+CACHE_DIR = Path(os.environ.get("ACTION_LENS_CACHE", Path.home() / ".cache" / "action-lens")) / "litert"
+WINDOW_BATCH = 64
+STEM, FRAME_HEAD, MOTION_ENCODER, SEQUENCE_HEAD = "stem", "frame_head", "motion_encoder", "sequence_head"
+
+
+def keras_digest(path: Path) -> str:
+    """SHA-256 of a `.keras` file: what a converted copy is filed under."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def converted_path(model_path: Path, cache_dir: Path = CACHE_DIR) -> Path:
+    """Where the LiteRT copy of `model_path` (a `.keras` file) is kept."""
+    return Path(cache_dir) / f"{Path(model_path).stem}-{keras_digest(model_path)[:16]}.tflite"
+
+
+def convert(model_path: Path, output: Path) -> Path:
+    """Convert a saved model's four inference parts into one `.tflite` file with a signature each.
+
+    Recurrent layers are unrolled (16 steps) so every step's matrix products
+    and convolutions reach XNNPACK instead of running in a LiteRT while loop,
+    and their dropout is switched off: it does nothing at inference, but its
+    random-seed state would otherwise become a variable that keeps XNNPACK
+    away from the whole file. The `.tflite` is written whole, then moved into
+    place, so a reader never sees half of one.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import tensorflow as tf
+
+    from recognition import contract
+    from recognition.pipeline import stem_fingerprint
+
+    spec = ModelSpec.load(metadata_path(model_path))
+    model = keras.saving.load_model(model_path, compile=False)
+    for layer in _nested_layers(model):
+        if isinstance(layer, keras.layers.RNN):
+            layer.unroll = True
+            for attribute in ("dropout", "recurrent_dropout"):
+                if hasattr(layer.cell, attribute):
+                    setattr(layer.cell, attribute, 0.0)
+    split = contract.split(model)
+    stem, frame_head, head = split.stem, split.frame_head, split.sequence_head
+    frames = spec.sampling.num_frames
+
+    def signature(layer, *shapes: tuple) -> tf.types.experimental.PolymorphicFunction:
+        inputs = [tf.TensorSpec([None, *shape], tf.float32, name=f"input_{number}")
+                  for number, shape in enumerate(shapes)]
+        return tf.function(lambda *x: {"output": layer(x[0] if len(x) == 1 else list(x), training=False)},
+                           input_signature=inputs)
+
+    parts = {STEM: signature(stem, stem.input.shape[1:]),
+             FRAME_HEAD: signature(frame_head, stem.output.shape[1:])}
+    window_shapes = [(frames, *frame_head.output.shape[1:])]
+    if spec.motion is not None:
+        motion_encoder = split.motion_encoder
+        parts[MOTION_ENCODER] = signature(motion_encoder, motion_encoder.input.shape[1:])
+        window_shapes.append((frames, *motion_encoder.output.shape[1:]))
+    parts[SEQUENCE_HEAD] = signature(head, *window_shapes)
+
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="action-lens-export-") as folder:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        for name, function in parts.items():
+            archive.add_endpoint(name, function)
+        archive.write_out(folder, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=list(parts))
+        flatbuffer = converter.convert()
+    fingerprint = stem_fingerprint(spec, stem.get_weights())
+    partial = output.with_name(f"{output.name}.{os.getpid()}.partial")
+    partial.write_bytes(flatbuffer)
+    partial.with_suffix(".stem").write_text(fingerprint + "\n")
+    os.replace(partial.with_suffix(".stem"), output.with_suffix(".stem"))
+    os.replace(partial, output)
+    return output
+
+
+def _nested_layers(layer) -> Iterator:
+    """`layer` and every layer inside it, through nested models and wrappers (TimeDistributed)."""
+    yield layer
+    for inner in getattr(layer, "layers", ()):
+        yield from _nested_layers(inner)
+    if getattr(layer, "layer", None) is not None:
+        yield from _nested_layers(layer.layer)
+
+
+def export(model_path: Path, cache_dir: Path = CACHE_DIR) -> Path:
+    """The LiteRT copy of `model_path`, converted now unless the cache has it already."""
+    path = converted_path(model_path, cache_dir)
+    if not path.exists() or not path.with_suffix(".stem").exists():
+        logging.getLogger(__name__).warning("converting %s for LiteRT into %s (once per model file; a minute "
+                                            "or more)", model_path, path.parent)
+        convert(model_path, path)
+    return path
+
+
+def _threads() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@dataclasses.dataclass
+class LiteRTModel:
+    """A model's inference parts as LiteRT signature runners: the same calls as `pipeline.LoadedModel`.
+
+    Each part takes and returns float32 numpy arrays, any batch size (the
+    interpreter resizes when the batch changes).
+    """
+
+    spec: ModelSpec
+    stem_id: str
+    run_stem: Callable[[np.ndarray], np.ndarray]
+    run_frame_head: Callable[[np.ndarray], np.ndarray]
+    run_motion_encoder: Callable[[np.ndarray], np.ndarray] | None
+    score_windows: Callable[[list[np.ndarray]], np.ndarray]
+
+    @classmethod
+    def load(cls, path: Path, cache_dir: Path = CACHE_DIR) -> "LiteRTModel":
+        """Load the LiteRT copy of the `.keras` file at `path`, converting it first if the cache has none."""
+        from ai_edge_litert.interpreter import Interpreter
+
+        converted = export(path, cache_dir)
+        spec = ModelSpec.load(metadata_path(path))
+        interpreter = Interpreter(str(converted), num_threads=_threads())
+        runners = {name: interpreter.get_signature_runner(name) for name in interpreter.get_signature_list()}
+
+        def part(name: str) -> Callable[..., np.ndarray]:
+            runner = runners[name]
+
+            def run(*inputs: np.ndarray) -> np.ndarray:
+                arrays = {f"input_{number}": np.asarray(x, np.float32) for number, x in enumerate(inputs)}
+                return runner(**arrays)["output"]
+
+            return run
+
+        motion = part(MOTION_ENCODER) if MOTION_ENCODER in runners else None
+        head = part(SEQUENCE_HEAD)
+        return cls(spec, converted.with_suffix(".stem").read_text().strip(), part(STEM), part(FRAME_HEAD),
+                   motion, lambda features: head(*features))
+
+    def score(self, features: list[np.ndarray], plan: SamplePlan) -> np.ndarray:
+        """Window probabilities, shape (windows, classes), from each encoder's features of the frames of `plan`."""
+        indices = plan.window_indices()
+        return np.concatenate([self.score_windows([f[indices[i : i + WINDOW_BATCH]] for f in features])
+                               for i in range(0, len(indices), WINDOW_BATCH)])

@@ -1,0 +1,73 @@
+"""The LiteRT copies of the shipped models against the Keras models they were converted from."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recognition import MODEL_NAMES, Recognizer
+from recognition.litert import LiteRTModel, converted_path
+from tests.conftest import ROOT, UCF14, WEIGHTS, needs_ucf14, needs_weights
+
+pytestmark = needs_weights
+
+PROBABILITY_TOLERANCE = 1e-4
+"""Largest difference allowed between the two engines' probabilities, per class and window."""
+
+# One held-out clip per group g21-g25, of five different classes: long ones (several windows) and short ones.
+SAME_ANSWER_CLIPS = ("PullUps/v_PullUps_g21_c01.mp4", "Lunges/v_Lunges_g22_c02.mp4", "Diving/v_Diving_g23_c04.mp4",
+                     "JumpRope/v_JumpRope_g24_c01.mp4", "WallPushups/v_WallPushups_g25_c04.mp4")
+
+
+@pytest.fixture(scope="module")
+def engines(recognizer: Recognizer) -> dict[str, Recognizer]:
+    assert all(isinstance(model, LiteRTModel) for model in recognizer.models.values()), \
+        "with ai-edge-litert installed, the default engine is LiteRT"
+    return {"litert": recognizer, "keras": Recognizer.load(WEIGHTS, engine="keras")}
+
+
+@needs_ucf14
+@pytest.mark.slow
+@pytest.mark.parametrize("clip", SAME_ANSWER_CLIPS)
+def test_litert_gives_the_keras_models_answers(engines: dict[str, Recognizer], clip: str):
+    video = UCF14 / clip
+    if not video.exists():
+        pytest.skip(f"{clip} is not in ../shared")
+    fast, reference = (engines[engine].recognize(video) for engine in ("litert", "keras"))
+    for name in MODEL_NAMES:
+        ours, theirs = fast.models[name], reference.models[name]
+        assert ours.label == theirs.label
+        ours_windows, theirs_windows = (np.array([w.probabilities for w in r.timeline]) for r in (ours, theirs))
+        np.testing.assert_array_equal(ours_windows.argmax(1), theirs_windows.argmax(1))
+        np.testing.assert_allclose(ours_windows, theirs_windows, atol=PROBABILITY_TOLERANCE)
+
+
+def test_the_converted_models_share_the_keras_models_stem(engines: dict[str, Recognizer]):
+    for name in MODEL_NAMES:
+        assert engines["litert"].models[name].stem_id == engines["keras"].models[name].stem_id
+
+
+def test_a_converted_model_is_filed_under_its_keras_file(tmp_path: Path):
+    """A retrained model (different bytes) gets a new copy instead of the old one."""
+    original = converted_path(WEIGHTS / "lrcn.keras")
+    assert original.exists(), "the session's recognizer converted it"
+    copy = tmp_path / "lrcn.keras"
+    copy.write_bytes((WEIGHTS / "lrcn.keras").read_bytes() + b"\0")
+    assert converted_path(copy).name != original.name and converted_path(copy).name.startswith("lrcn-")
+
+
+def test_predict_through_litert_never_imports_tensorflow(recognizer: Recognizer, synthetic_clip: Path):
+    """Serving without TensorFlow is most of what makes the command line start fast."""
+    script = ("import sys\nfrom recognition.cli import main\n"
+              f"code = main(['predict', {str(synthetic_clip)!r}, '--json'])\n"
+              "print('tensorflow' in sys.modules, 'keras' in sys.modules)\nsys.exit(code)\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_an_unknown_engine_is_refused():
+    with pytest.raises(ValueError, match="unknown engine"):
+        Recognizer.load(WEIGHTS, engine="onnx")
