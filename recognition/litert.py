@@ -31,6 +31,8 @@ from recognition.sampling import SamplePlan
 CACHE_DIR = Path(os.environ.get("ACTION_LENS_CACHE", Path.home() / ".cache" / "action-lens")) / "litert"
 WINDOW_BATCH = 64
 STEM, FRAME_HEAD, MOTION_ENCODER, SEQUENCE_HEAD = "stem", "frame_head", "motion_encoder", "sequence_head"
+STEM_SUFFIX = ".stem-weights"
+"""Beside each converted file: its frozen stem's weights digest (the frames it takes come from the metadata)."""
 
 
 def keras_digest(path: Path) -> str:
@@ -62,7 +64,7 @@ def convert(model_path: Path, output: Path) -> Path:
     import tensorflow as tf
 
     from recognition import contract
-    from recognition.pipeline import stem_fingerprint
+    from recognition.pipeline import weights_digest
 
     spec = ModelSpec.load(metadata_path(model_path))
     model = keras.saving.load_model(model_path, compile=False)
@@ -101,11 +103,10 @@ def convert(model_path: Path, output: Path) -> Path:
         archive.write_out(folder, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=list(parts))
         flatbuffer = converter.convert()
-    fingerprint = stem_fingerprint(spec, stem.get_weights())
     partial = output.with_name(f"{output.name}.{os.getpid()}.partial")
     partial.write_bytes(flatbuffer)
-    partial.with_suffix(".stem").write_text(fingerprint + "\n")
-    os.replace(partial.with_suffix(".stem"), output.with_suffix(".stem"))
+    partial.with_suffix(STEM_SUFFIX).write_text(weights_digest(stem.get_weights()) + "\n")
+    os.replace(partial.with_suffix(STEM_SUFFIX), output.with_suffix(STEM_SUFFIX))
     os.replace(partial, output)
     return output
 
@@ -122,7 +123,7 @@ def _nested_layers(layer) -> Iterator:
 def export(model_path: Path, cache_dir: Path = CACHE_DIR) -> Path:
     """The LiteRT copy of `model_path`, converted now unless the cache has it already."""
     path = converted_path(model_path, cache_dir)
-    if not path.exists() or not path.with_suffix(".stem").exists():
+    if not path.exists() or not path.with_suffix(STEM_SUFFIX).exists():
         logging.getLogger(__name__).warning("converting %s for LiteRT into %s (once per model file; a minute "
                                             "or more)", model_path, path.parent)
         convert(model_path, path)
@@ -169,8 +170,10 @@ class LiteRTModel:
 
         motion = part(MOTION_ENCODER) if MOTION_ENCODER in runners else None
         head = part(SEQUENCE_HEAD)
-        return cls(spec, converted.with_suffix(".stem").read_text().strip(), part(STEM), part(FRAME_HEAD),
-                   motion, lambda features: head(*features))
+        from recognition.pipeline import stem_fingerprint
+
+        stem_id = stem_fingerprint(spec, converted.with_suffix(STEM_SUFFIX).read_text().strip())
+        return cls(spec, stem_id, part(STEM), part(FRAME_HEAD), motion, lambda features: head(*features))
 
     def score(self, features: list[np.ndarray], plan: SamplePlan) -> np.ndarray:
         """Window probabilities, shape (windows, classes), from each encoder's features of the frames of `plan`."""

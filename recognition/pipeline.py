@@ -66,12 +66,17 @@ def _stage(progress: Progress, start: float, end: float, duration_s: float, mess
     return on_frame
 
 
-def stem_fingerprint(spec: ModelSpec, stem_weights: Iterable[np.ndarray]) -> str:
-    """What identifies a frozen stem: its weights and the frames it takes (models with the same one share it)."""
-    fingerprint = hashlib.sha1(repr(spec.frame_format).encode())
+def weights_digest(stem_weights: Iterable[np.ndarray]) -> str:
+    """A frozen stem's weights, fingerprinted."""
+    digest = hashlib.sha1()
     for weight in stem_weights:
-        fingerprint.update(weight.tobytes())
-    return fingerprint.hexdigest()
+        digest.update(weight.tobytes())
+    return digest.hexdigest()
+
+
+def stem_fingerprint(spec: ModelSpec, stem_weights_digest: str) -> str:
+    """What identifies a frozen stem: its weights and the frames it takes (models with the same one share it)."""
+    return hashlib.sha1(f"{spec.frame_format!r}:{stem_weights_digest}".encode()).hexdigest()
 
 
 def _in_background(items: Iterable, depth: int = 2) -> Iterator:
@@ -162,8 +167,8 @@ class LoadedModel:
         window_specs = [tf.TensorSpec([None, spec.sampling.num_frames, *e.output.shape[1:]], tf.float32)
                         for e in encoders]
         score = tf.function(lambda x: head(x if len(x) > 1 else x[0], training=False), input_signature=[window_specs])
-        return cls(spec, stem_fingerprint(spec, stem.get_weights()), run_stem, run_frame_head, run_motion_encoder,
-                   score)
+        return cls(spec, stem_fingerprint(spec, weights_digest(stem.get_weights())), run_stem, run_frame_head,
+                   run_motion_encoder, score)
 
     def score(self, features: list[np.ndarray], plan: SamplePlan) -> np.ndarray:
         """Window probabilities, shape (windows, classes), from each encoder's features of the frames of `plan`."""

@@ -48,13 +48,12 @@ def test_the_headline_follows_the_segments_not_the_single_windows():
     windows = [(float(i), i + 3.2) for i in range(10)]
     probabilities = np.array([[0.8, 0.1, 0.1]] * 3 + [[0.1, 0.8, 0.1]] + [[0.8, 0.1, 0.1]] * 2
                              + [[0.1, 0.1, 0.8]] * 4)
-    result = ModelResult.from_windows("lrcn", CLASSES, windows, probabilities, 0.1,
-                                      calibration=Calibration(known_threshold=0.5))
+    result = ModelResult.from_windows("lrcn", CLASSES, windows, probabilities, 0.1)
     assert [segment.label for segment in result.segments] == ["Diving", "Swing"]
     assert headline(result, 4.6) == "Diving 68%"  # in the odd Surfing window's middle: smoothed away
     assert headline(result, 7.0) == "Diving 68%" and headline(result, 7.2) == "Swing 80%"
     unsure = ModelResult.from_windows("lrcn", CLASSES, windows[:1], np.array([[0.4, 0.3, 0.3]]), 0.1,
-                                      known_threshold=0.5)
+                                      calibration=Calibration(known_threshold=0.5))
     assert headline(unsure, 1.0) == "Not a known action"
 
 

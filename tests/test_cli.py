@@ -152,7 +152,7 @@ def test_export_converts_a_model_once_into_the_cache(tmp_path: Path):
     assert first.returncode == 0, first.stderr
     converted = Path(first.stdout.split(": ", 1)[1].strip())
     assert converted.parent == tmp_path / "litert" and converted.suffix == ".tflite"
-    assert converted.stat().st_size > 1_000_000 and converted.with_suffix(".stem").exists()
+    assert converted.stat().st_size > 1_000_000 and converted.with_suffix(".stem-weights").exists()
     written = converted.stat().st_mtime_ns
     again = run_cli("export", "convlstm", env_extra={"ACTION_LENS_CACHE": str(tmp_path)})
     assert again.stdout == first.stdout and converted.stat().st_mtime_ns == written, "converted once, then reused"

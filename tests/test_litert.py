@@ -9,7 +9,7 @@ import pytest
 
 from recognition import MODEL_NAMES, Recognizer
 from recognition.litert import LiteRTModel, converted_path
-from tests.conftest import ROOT, UCF14, WEIGHTS, needs_ucf14, needs_weights
+from tests.helpers import ROOT, UCF14, WEIGHTS, needs_ucf14, needs_weights
 
 pytestmark = needs_weights
 

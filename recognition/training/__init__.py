@@ -7,6 +7,14 @@ augmentation. The app never imports this package.
 """
 
 from recognition.training.config import TrainConfig
-from recognition.training.loop import train
 
 __all__ = ["TrainConfig", "train"]
+
+
+def __getattr__(name: str):
+    """`train` is imported when asked for: it brings TensorFlow, which the command line's other commands don't need."""
+    if name == "train":
+        from recognition.training.loop import train
+
+        return train
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
