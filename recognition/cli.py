@@ -131,7 +131,7 @@ def _export(args: argparse.Namespace) -> int:
         if not model.exists():
             print(f"error: no trained model {model}", file=sys.stderr)
             return 2
-        print(f"{name}: {export(model)}", flush=True)
+        print(f"{name}: {export(model, args.out) if args.out else export(model)}", flush=True)
     return 0
 
 
@@ -218,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="convert the trained models for LiteRT now, instead of at first use")
     export.add_argument("models", nargs="*", default=["lrcn", "convlstm"], metavar="MODEL")
     export.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="folder of trained models")
+    export.add_argument("--out", type=Path, help="where the copies go (default: the cache, "
+                        "~/.cache/action-lens/litert; the weights folder ships them beside the models)")
     export.set_defaults(run=_export)
 
     evaluate = commands.add_parser("evaluate", help="accuracy on clips of groups the models never trained on")

@@ -121,7 +121,13 @@ def _nested_layers(layer) -> Iterator:
 
 
 def export(model_path: Path, cache_dir: Path = CACHE_DIR) -> Path:
-    """The LiteRT copy of `model_path`, converted now unless the cache has it already."""
+    """The LiteRT copy of `model_path`: the one shipped beside it, else the cache's, converted now if need be.
+
+    A copy is filed under the `.keras` file's digest, so a retrained model never runs an old copy.
+    """
+    shipped = converted_path(model_path, Path(model_path).parent)
+    if shipped.exists() and shipped.with_suffix(STEM_SUFFIX).exists():
+        return shipped
     path = converted_path(model_path, cache_dir)
     if not path.exists() or not path.with_suffix(STEM_SUFFIX).exists():
         logging.getLogger(__name__).warning("converting %s for LiteRT into %s (once per model file; a minute "

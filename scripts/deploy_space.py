@@ -34,6 +34,7 @@ ALLOW_PATTERNS = [
     "app.py",
     "recognition/*.py",
     *(f"weights/{name}.{suffix}" for name in MODEL_NAMES for suffix in ("keras", "json", "familiarity.npz")),
+    *(f"weights/{name}-*.{suffix}" for name in MODEL_NAMES for suffix in ("tflite", "stem-weights")),
     "examples/*.mp4",
     "examples/README.md",
     "docs/screenshot.png",

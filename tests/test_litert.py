@@ -71,3 +71,13 @@ def test_predict_through_litert_never_imports_tensorflow(recognizer: Recognizer,
 def test_an_unknown_engine_is_refused():
     with pytest.raises(ValueError, match="unknown engine"):
         Recognizer.load(WEIGHTS, engine="onnx")
+
+
+def test_the_shipped_copies_sit_beside_the_models_under_their_digest(tmp_path: Path):
+    """Loading needs no conversion on a fresh machine: the copies ship in weights/, filed under the .keras digest."""
+    from recognition.litert import export
+
+    for name in MODEL_NAMES:
+        shipped = converted_path(WEIGHTS / f"{name}.keras", WEIGHTS)
+        assert shipped.exists() and shipped.with_suffix(".stem-weights").exists()
+        assert export(WEIGHTS / f"{name}.keras", cache_dir=tmp_path) == shipped and not any(tmp_path.iterdir())
