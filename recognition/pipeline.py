@@ -294,9 +294,8 @@ class Recognizer:
                          "models, which makes people look distorted.")
         return notes
 
-    def _predict(self, info: VideoInfo,
-                 progress: Progress) -> tuple[dict[str, ModelResult], float, list[str], dict[str, float]]:
-        """Every model's result, the duration covered, notes on the input, and seconds per stage.
+    def _predict(self, info: VideoInfo, progress: Progress) -> Recognition:
+        """Every model's result, with the duration covered, notes on the input, and seconds per stage.
 
         A file that ends early (truncated or damaged) is recognised over the part that decodes, with a note.
         """
@@ -330,7 +329,7 @@ class Recognizer:
             windows = [(w.start_s, w.end_s) for w in plan.windows]
             results[name] = ModelResult.from_windows(name, model.spec.classes, windows, probabilities,
                                                      stage_seconds[name], duration_s, calibration, familiarity)
-        return results, duration_s, notes, stage_seconds
+        return Recognition(info.path, duration_s, results, tuple(notes), stage_seconds)
 
     def describe_windows(self, video: str | os.PathLike) -> dict[str, list[np.ndarray]]:
         """Every model's window parts for `video` (see `recognition.familiarity`): what familiarity is measured on."""
@@ -354,11 +353,12 @@ class Recognizer:
         with contextlib.ExitStack() as stack:
             videos = (stack.enter_context(AnnotatedVideos(video, list(self.models), Path(output_dir), info))
                       if output_dir is not None else None)
-            results, duration_s, notes, stage_seconds = self._predict(info, progress)
+            recognition = self._predict(info, progress)
             if videos is not None:
                 started = time.perf_counter()
-                on_frame = _stage(progress, 0.6, 1.0, duration_s, "Writing annotated videos")
-                results = videos.write(results, on_frame)
-                stage_seconds["annotate"] = time.perf_counter() - started
+                on_frame = _stage(progress, 0.6, 1.0, recognition.duration_s, "Writing annotated videos")
+                recognition = dataclasses.replace(
+                    recognition, models=videos.write(recognition.models, on_frame),
+                    stage_seconds={**recognition.stage_seconds, "annotate": time.perf_counter() - started})
         progress(1.0, "Done")
-        return Recognition(str(video), duration_s, results, tuple(notes), stage_seconds)
+        return dataclasses.replace(recognition, video=str(video))
