@@ -53,7 +53,10 @@ def not_known(label: str, confidence: float, classes: int) -> str:
 
 
 def _answer(result: ModelResult | Segment, classes: int) -> str:
-    """A label as the table writes it: plain, marked as a guess, or refused."""
+    """A label as the table writes it: plain, marked as a guess, or refused; a video of several actions names them."""
+    if isinstance(result, ModelResult) and len(result.segments) > 1:
+        actions = list(dict.fromkeys(_answer(segment, classes) for segment in result.segments))
+        return f"{len(result.segments)} segments: {', '.join(actions)}"
     if not result.known:
         return f"none of the {classes} known actions (closest: {result.label})"
     return result.label if is_confident(result) else f"{result.label} (low confidence)"

@@ -26,7 +26,7 @@ class WindowScore:
 class ModelResult:
     """One model's answer for the whole video, its window timeline, and the segments read from it.
 
-    `known` says whether the answer is one of the model's classes at all, as the model's
+    `known` says whether the video shows actions among the model's classes, as the model's
     calibration decides from the confidence and the windows' familiarity. Each segment says the same of itself.
     """
 
@@ -52,8 +52,9 @@ class ModelResult:
         """
         probabilities = np.asarray(probabilities)
         mean = probabilities.mean(axis=0)
-        ranked = np.argsort(-mean)[:3]
         duration_s = windows[-1][1] if duration_s is None else duration_s
+        segments = find_segments(windows, probabilities, classes, duration_s, calibration, familiarity)
+        ranked = np.argsort(-mean)[:3]
         return cls(
             model=model,
             classes=classes,
@@ -66,9 +67,8 @@ class ModelResult:
                 for i, ((start, end), row) in enumerate(zip(windows, probabilities))
             ),
             seconds=seconds,
-            segments=find_segments(windows, probabilities, classes, duration_s, calibration, familiarity),
-            known=calibration is None or calibration.is_known(
-                float(mean[ranked[0]]), None if familiarity is None else float(np.mean(familiarity))),
+            segments=segments,
+            known=_known(segments, calibration, float(mean[ranked[0]]), familiarity),
         )
 
     @property
@@ -120,3 +120,15 @@ class Recognition:
         if self.notes:
             data["notes"] = list(self.notes)
         return data
+
+
+def _known(segments: tuple[Segment, ...], calibration: Calibration | None, confidence: float,
+           familiarity: np.ndarray | None) -> bool:
+    """Whether the video shows actions the model knows: its answer over all windows, or, for a video of
+    several actions (whose average fits none of them), segments that cover at least half of it."""
+    if calibration is None:
+        return True
+    if len(segments) > 1:
+        covered = sum(s.end_s - s.start_s for s in segments if s.known)
+        return covered >= 0.5 * (segments[-1].end_s - segments[0].start_s)
+    return calibration.is_known(confidence, None if familiarity is None else float(np.mean(familiarity)))

@@ -128,3 +128,13 @@ def test_the_page_says_how_the_answer_relates_to_the_windows():
     specs = {"lrcn": ModelSpec("lrcn", "lrcn architecture", CLASSES, 224, SamplingSpec(16, 2.0, 0.5))}
     assert how_to_read(specs).startswith("Each model scores the video window by window (2 s each, one every 0.5 s). "
                                          "Its answer in the table is the average over all its windows")
+
+
+def test_a_video_of_several_known_actions_is_known_and_its_row_names_them():
+    """Its average fits none of its actions, so the threshold on the average alone would refuse it."""
+    windows = _story(0, 0, 0, 0, 3, 3, 3, 3, 2, 2, 2, 2, confidence=0.9)
+    lrcn = _result("lrcn", *windows, known_threshold=0.5)
+    assert lrcn.confidence < 0.5 and [s.label for s in lrcn.segments] == ["Diving", "Swing", "Surfing"]
+    assert lrcn.known
+    row = comparison_rows(_recognition(lrcn, _result("convlstm", *windows, known_threshold=0.5)))[0]
+    assert row[1] == "3 segments: Diving, Swing, Surfing"
