@@ -72,16 +72,16 @@ class Calibration:
             familiarity = np.array([f.mean() for f in window_familiarity])
             familiarity_threshold = _floor(float(np.quantile(familiarity, (1.0 - known_share) / 2)))
             familiar_enough = familiarity >= familiarity_threshold
-        keep = int(np.ceil(known_share * len(labels)))
+        kept = int(np.ceil(known_share * len(labels)))
         passing = np.sort(confidences[familiar_enough])[::-1]
-        threshold = _floor(float(passing[min(keep, len(passing)) - 1]))
+        threshold = _floor(float(passing[min(kept, len(passing)) - 1]))
         known = familiar_enough & (confidences >= threshold)
         raw = clip_probabilities(window_probabilities, 1.0)
         left_out = np.zeros_like(raw)
         for group in np.unique(groups):
             rest = groups != group
-            fitted = fit_temperature([p for p, keep in zip(window_probabilities, rest) if keep], labels[rest])
-            left_out[~rest] = clip_probabilities([p for p, keep in zip(window_probabilities, rest) if not keep],
+            fitted = fit_temperature([p for p, fit_on in zip(window_probabilities, rest) if fit_on], labels[rest])
+            left_out[~rest] = clip_probabilities([p for p, fit_on in zip(window_probabilities, rest) if not fit_on],
                                                  fitted)
         return cls(
             temperature=round(float(temperature), 4),
