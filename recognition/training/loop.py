@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import platform
 import time
 from pathlib import Path
@@ -282,7 +283,8 @@ def fit_appearance_stream(config: TrainConfig, strategy: tf.distribute.Strategy,
     """
     held_out = HeldOutGroups(trainable, data.windows, data.owners, data.validation_labels, data.classes,
                              config.patience)
-    batches = WindowBatches([f.frames for f in data.train_frames], augment_window, data.train_labels,
+    augment = functools.partial(augment_window, web=config.web_footage)
+    batches = WindowBatches([f.frames for f in data.train_frames], augment, data.train_labels,
                             len(data.classes), config.sampling.num_frames, config.batch_size,
                             config.samples_per_clip, seed, config.mixup)
     with strategy.scope():
@@ -356,7 +358,8 @@ def _training_record(config: TrainConfig, backbone: Backbone, weights: str | Non
             "epochs": config.epochs, "patience": config.patience, "batch_size": config.batch_size,
             "samples_per_clip": config.samples_per_clip, "learning_rate": config.learning_rate,
             "weight_decay": config.weight_decay, "label_smoothing": config.label_smoothing,
-            "mixup": config.mixup, "backbone": config.backbone, "motion_stream": config.motion_stream,
+            "mixup": config.mixup, "web_footage": config.web_footage, "backbone": config.backbone,
+            "motion_stream": config.motion_stream,
             "motion_epochs": config.motion_epochs, "motion_patience": config.motion_patience,
             "motion_batch_size": config.motion_batch_size,
             "motion_samples_per_clip": config.motion_samples_per_clip,

@@ -1,9 +1,16 @@
-"""Augmentation: flow fields mirror with the picture, and mixup blends labels as it blends windows."""
+"""Augmentation: flow fields mirror with the picture, mixup blends labels as it blends windows, web changes."""
 
 import numpy as np
 import pytest
 
-from recognition.training.augmentation import WindowBatches, augment_flow, augment_window
+from recognition.training import augmentation
+from recognition.training.augmentation import (
+    WEB_CHANGES,
+    WindowBatches,
+    augment_flow,
+    augment_web,
+    augment_window,
+)
 
 
 def test_flow_augmentation_mirrors_horizontal_motion():
@@ -26,3 +33,42 @@ def test_mixup_blends_labels_as_it_blends_windows(mixup: float):
     np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-6)
     blended = ((y > 0) & (y < 1)).any(axis=1)
     assert blended.any() if mixup else not blended.any()
+
+
+def _moving_window(frames: int = 16, size: int = 64) -> np.ndarray:
+    """A textured square sliding right: every frame differs, no column mirrors its neighbours."""
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 255, (size, size * 2, 3), np.uint8)
+    return np.stack([texture[:, i * 2 : i * 2 + size] for i in range(frames)])
+
+
+def _only(monkeypatch, change: str) -> None:
+    monkeypatch.setattr(augmentation, "WEB_CHANGES", {name: float(name == change) for name in WEB_CHANGES})
+
+
+def test_web_portrait_framing_pads_by_mirroring_not_squeezing(monkeypatch):
+    _only(monkeypatch, "portrait")
+    window = _moving_window()
+    for seed in range(5):
+        framed = augment_web(window, np.random.default_rng(seed))
+        assert framed.shape == window.shape and framed.dtype == np.uint8
+        first = framed[0].astype(int)
+        # A mirrored edge: some column has its left neighbours equal to its right ones.
+        mirrors = [p for p in range(4, 60) if all((first[:, p - k] == first[:, p + k]).all() for k in range(1, 4))]
+        assert mirrors, "the padding should mirror the picture's edges"
+
+
+def test_web_slow_motion_shows_fewer_distinct_frames(monkeypatch):
+    _only(monkeypatch, "slow_motion")
+    slowed = augment_web(_moving_window(), np.random.default_rng(0))
+    distinct = {frame.tobytes() for frame in slowed}
+    assert len(slowed) == 16 and 8 <= len(distinct) <= 11
+
+
+@pytest.mark.parametrize("change", ["rotation", "blur", "low_resolution", "compression", "caption"])
+def test_each_web_change_alters_every_frame_and_keeps_the_shape(monkeypatch, change: str):
+    _only(monkeypatch, change)
+    window = _moving_window()
+    changed = augment_web(window, np.random.default_rng(1))
+    assert changed.shape == window.shape and changed.dtype == window.dtype
+    assert all((a != b).any() for a, b in zip(changed, window))
