@@ -13,14 +13,15 @@ from pathlib import Path
 
 import imageio_ffmpeg
 
-from recognition.annotate import MAX_OUTPUT_SIZE
 from recognition.video import VideoError
 
 TIMEOUT_S = 300.0
+MAX_PREVIEW_SIZE = (854, 480)
+"""Width and height of the copy shown as the input, at most."""
 
 
 def browser_playable_copy(source: str | os.PathLike, destination: str | os.PathLike,
-                          max_size: tuple[int, int] = MAX_OUTPUT_SIZE, timeout_s: float = TIMEOUT_S) -> Path:
+                          max_size: tuple[int, int] = MAX_PREVIEW_SIZE, timeout_s: float = TIMEOUT_S) -> Path:
     """Write `source` as H.264/yuv420p mp4 with `+faststart`, within `max_size` (width, height); no audio.
 
     Raises `VideoError` if ffmpeg can't decode `source` or takes longer than `timeout_s`.

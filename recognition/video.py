@@ -184,31 +184,44 @@ def _probe_ffmpeg(path: Path, opened_by_opencv: bool) -> VideoInfo:
     return VideoInfo(str(path), fps, frame_count, width, height, decoder="ffmpeg")
 
 
-def iter_frames(video: str | os.PathLike | VideoInfo) -> Iterator[tuple[float, np.ndarray]]:
+def iter_frames(video: str | os.PathLike | VideoInfo,
+                wanted: Callable[[float], bool] | None = None) -> Iterator[tuple[float, np.ndarray | None]]:
     """Yield `(timestamp_s, bgr_frame)` for every frame, in decoding order.
 
     Given a `VideoInfo`, decodes with the decoder its probe chose; given a path,
     probes first. Timestamps come from the container where they rise; otherwise
     from the frame index and nominal fps, which copes with files that report none.
+    With `wanted`, a frame whose timestamp it turns down comes as None: OpenCV then
+    decodes it but skips turning it into BGR pixels, most of the cost of a large
+    frame nobody looks at.
     """
     info = video if isinstance(video, VideoInfo) else probe(video)
     frames = ffmpeg_video.iter_frames(info.path) if info.decoder == "ffmpeg" else _opencv_frames(info.path)
     last = -1.0
-    for index, (stamp, frame) in enumerate(frames):
+    for index, (stamp, pixels) in enumerate(frames):
         if not stamp > last:
             stamp = max(index / info.fps, last + 1e-3)
         last = stamp
+        if wanted is not None and not wanted(stamp):
+            yield stamp, None
+            continue
+        frame = pixels() if callable(pixels) else pixels
+        if frame is None:
+            return
         yield stamp, frame
 
 
-def _opencv_frames(path: str) -> Iterator[tuple[float, np.ndarray]]:
+def _opencv_frames(path: str) -> Iterator[tuple[float, Callable[[], np.ndarray | None]]]:
+    """`(timestamp_s, pixels)` per frame, where `pixels()` converts the frame just decoded (None if it fails)."""
     capture = cv2.VideoCapture(path)
+
+    def pixels() -> np.ndarray | None:
+        ok, frame = capture.retrieve()
+        return frame if ok else None
+
     try:
-        while True:
-            ok, frame = capture.read()
-            if not ok or frame is None:
-                return
-            yield capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, frame
+        while capture.grab():
+            yield capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, pixels
     finally:
         capture.release()
 
@@ -264,6 +277,10 @@ def _inner_span(lit: np.ndarray, step: int, length: int) -> slice:
                  max(min((int(lit_lines[-1]) + 1) * step, length), length - limit))
 
 
+FRAME_GAP_SLACK = 1.5
+"""How much longer than the last gap between frames the next gap may be before a sample falls on a frame not kept."""
+
+
 class SampleStream:
     """The frames shown at ascending `times`, decoded once and handed out in batches as decoding goes.
 
@@ -312,22 +329,38 @@ class SampleStream:
                 for f in self.formats}
 
     def _frames_at_times(self) -> Iterator[np.ndarray]:
-        pending, previous = 0, None
-        for stamp, frame in iter_frames(self.video):
+        """The frame on screen at each time: the last one that starts at or before it.
+
+        Only frames a time may fall on are turned into pixels, judged from the gap
+        between the last two frames; a frame after a gap longer than
+        `FRAME_GAP_SLACK` such gaps stands in with the last frame kept.
+        """
+        info = self.video if isinstance(self.video, VideoInfo) else probe(self.video)
+        pending, shown, last_stamp, gap = 0, None, None, 1.0 / info.fps
+
+        def wanted(stamp: float) -> bool:  # does a time fall between this frame and the next one expected?
+            upcoming = np.searchsorted(self.times, stamp)
+            return shown is None or (upcoming < len(self.times)
+                                     and self.times[upcoming] < stamp + FRAME_GAP_SLACK * gap)
+
+        for stamp, frame in iter_frames(info, wanted):
             self.last_frame_s = stamp
             if self.on_frame:
                 self.on_frame(stamp)
-            while pending < len(self.times) and self.times[pending] < stamp and previous is not None:
-                yield previous
+            while pending < len(self.times) and self.times[pending] < stamp and shown is not None:
+                yield shown
                 pending += 1
             if pending == len(self.times):
                 return
-            previous = frame
-        if previous is None:
-            path = self.video.path if isinstance(self.video, VideoInfo) else self.video
-            raise VideoError(f"{Path(path).name}: contains no decodable video frames")
+            if frame is not None:
+                shown = frame
+            if last_stamp is not None:
+                gap = stamp - last_stamp
+            last_stamp = stamp
+        if shown is None:
+            raise VideoError(f"{Path(info.path).name}: contains no decodable video frames")
         for _ in range(pending, len(self.times)):
-            yield previous
+            yield shown
 
 
 def read_samples(video: str | os.PathLike | VideoInfo, times: np.ndarray,

@@ -19,11 +19,12 @@ def browser_playable(path: Path) -> bool:
     return meta["codec"] == "h264" and meta["pix_fmt"].startswith("yuv420p") and data.find(b"moov") < data.find(b"mdat")
 
 
-def test_output_size_is_even_and_capped():
+def test_output_size_is_even_and_capped_either_way_round():
     assert output_size(320, 240) == (320, 240)
-    assert output_size(1920, 1080) == (852, 480)
+    assert output_size(1920, 1080) == (640, 360)
+    assert output_size(1080, 1920) == (360, 640)  # a phone held upright keeps its long side
     assert output_size(321, 241) == (320, 240)
-    assert output_size(4000, 100) == (854, 20)
+    assert output_size(4000, 100) == (640, 16)
 
 
 def test_overlay_draws_on_the_top_left_only():

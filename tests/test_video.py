@@ -281,3 +281,18 @@ def test_odd_real_world_files_decode(more_odd_files: dict[str, Path], name: str,
     assert (info.width, info.height) == size and info.duration_s > 0.5
     frames = read_samples(info, np.linspace(0.05, info.duration_s - 0.05, 8), [FrameFormat(32, crop_borders=True)])
     assert frames[FrameFormat(32, crop_borders=True)].shape == (8, 32, 32, 3)
+
+
+@pytest.mark.parametrize("rate", [5.0, 7.3, 40.0])
+def test_sampled_frames_are_those_on_screen_though_most_are_never_converted(tmp_path: Path, rate: float):
+    """Frames no time falls on skip the BGR conversion; the ones handed out are the same as decoding them all."""
+    video = pattern_clip(tmp_path / "pattern.mp4", "320x240", 3.0)
+    decoded = list(iter_frames(video))
+    times = np.arange(0.0, decoded[-1][0] + 0.5, 1.0 / rate)
+    on_screen = [decoded[max(0, np.searchsorted([s for s, _ in decoded], t, side="right") - 1)][1] for t in times]
+    frame_format = FrameFormat(64, crop_borders=False)
+    sampled = np.concatenate([batch[frame_format] for batch in SampleStream(video, times, [frame_format])])
+    expected = np.stack([to_square_rgb(frame, 64) for frame in on_screen])
+    np.testing.assert_array_equal(sampled, expected)
+    kept = [stamp for stamp, frame in iter_frames(video, lambda stamp: stamp < 1.0) if frame is not None]
+    assert kept and max(kept) < 1.0
