@@ -252,8 +252,15 @@ class Recognizer:
             stem_owners.setdefault(model.stem_id, model)
         stem_seconds = dict.fromkeys(stem_owners, 0.0)
         started = time.perf_counter()
-        with contextlib.closing(_in_background(stream)) as batches:
-            for batch in batches:
+        def with_flows(batches: Iterable[dict]) -> Iterator[tuple[dict, dict[str, np.ndarray]]]:
+            with contextlib.closing(_in_background(batches)) as decoded:
+                for batch in decoded:
+                    yield batch, {name: tracker.fields(batch[self.models[name].spec.frame_format])
+                                  for name, tracker in flow_trackers.items()}
+
+        # Decoding, optical flow and the encoders each run on a thread of their own, a batch or two apart.
+        with contextlib.closing(_in_background(with_flows(stream))) as batches:
+            for batch, flows in batches:
                 stems = {}
                 for stem_id, model in stem_owners.items():
                     encoding = time.perf_counter()
@@ -262,9 +269,8 @@ class Recognizer:
                 for name, model in self.models.items():
                     encoding = time.perf_counter()
                     parts[name].append(np.asarray(model.run_frame_head(stems[model.stem_id])))
-                    if name in flow_trackers:
-                        flows = flow_trackers[name].fields(batch[model.spec.frame_format])
-                        motion_parts[name].append(np.asarray(model.run_motion_encoder(flows)))
+                    if name in flows:
+                        motion_parts[name].append(np.asarray(model.run_motion_encoder(flows[name])))
                     stage_seconds[name] = stage_seconds.get(name, 0.0) + time.perf_counter() - encoding
         sharing = collections.Counter(m.stem_id for m in self.models.values())
         for name, model in self.models.items():  # a shared stem's time is split between its models
