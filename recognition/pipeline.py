@@ -45,7 +45,7 @@ from recognition.video import SampleStream, VideoInfo, h264_writer, probe
 if TYPE_CHECKING:
     import tensorflow as tf
 
-ENCODER_BATCH = 16
+ENCODER_BATCH = 8
 WINDOW_BATCH = 64
 EXTREME_ASPECT_RATIO = 4.0
 TRUNCATION_SLACK_S = 0.5
