@@ -12,7 +12,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from recognition.metadata import WEIGHTS_DIR as DEFAULT_WEIGHTS  # noqa: E402 (after the log level is set)
+from recognition.metadata import MODEL_NAMES  # noqa: E402 (after the log level is set)
+from recognition.metadata import WEIGHTS_DIR as DEFAULT_WEIGHTS  # noqa: E402
 from recognition.training.config import RECIPES, TrainConfig  # noqa: E402
 
 
@@ -110,7 +111,7 @@ def _shifted(shift: str | None) -> str:
 def _calibrate(args: argparse.Namespace) -> int:
     from recognition.evaluation import calibrate
 
-    for name, calibration in calibrate(args.weights, args.data, args.references_per_class).items():
+    for name, calibration in calibrate(args.weights, args.data, args.references_per_class, args.models).items():
         fitted = calibration.fitted_on
         familiar = (f" and familiarity {calibration.familiarity_threshold:.3f}"
                     if calibration.familiarity_threshold is not None else "")
@@ -240,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     calibrate.add_argument("--references-per-class", type=int,
                            help="keep the windows of at most this many training clips per class (default: all)")
+    calibrate.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES),
+                           help="which models to calibrate (default: all), e.g. only the one retrained")
     calibrate.set_defaults(run=_calibrate)
 
     train = commands.add_parser("train", help="train one model on a UCF-style folder (see docs/training.md)")

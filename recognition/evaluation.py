@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -25,7 +26,7 @@ import numpy as np
 
 from recognition.calibration import Calibration, tempered
 from recognition.familiarity import Familiarity, familiarity_path
-from recognition.metadata import ModelSpec, metadata_path
+from recognition.metadata import MODEL_NAMES, ModelSpec, metadata_path
 from recognition.metrics import accuracy_report, expected_calibration_error, reliability
 from recognition.pipeline import Recognizer
 from recognition.results import Recognition
@@ -187,13 +188,14 @@ def evaluate(recognizer: Recognizer, data_dir: Path, out_dir: Path | None = None
     return reports
 
 
-def calibrate(weights_dir: Path, data_dir: Path, references_per_class: int | None = None) -> dict[str, Calibration]:
+def calibrate(weights_dir: Path, data_dir: Path, references_per_class: int | None = None,
+              names: Sequence[str] = MODEL_NAMES) -> dict[str, Calibration]:
     """Fit each model's familiarity on its training groups and its calibration on its held-out groups.
 
     `references_per_class` limits the training clips whose windows are kept, spread over the groups.
     Writes `weights/<name>.familiarity.npz` and the calibration into `weights/<name>.json`.
     """
-    recognizer = Recognizer.load(weights_dir, calibrated=False)
+    recognizer = Recognizer.load(weights_dir, names, calibrated=False)
     clips = dataset.scan(data_dir)
     trained = {name: [c for c in clips if c.group in spec.training.get("training_groups", [])
                       and c.label in spec.classes] for name, spec in recognizer.specs.items()}
