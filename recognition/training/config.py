@@ -60,7 +60,7 @@ class TrainConfig:
     learning_rate: float = _setting(3e-4, "peak learning rate (cosine decay)")
     weight_decay: float = _setting(1e-3, "AdamW weight decay")
     label_smoothing: float = _setting(0.1, "label smoothing of the cross-entropy")
-    web_footage: float = _setting(0.5, "share of training windows made to look like web footage (portrait framing, "
+    web_footage: float = _setting(0.0, "share of training windows made to look like web footage (portrait framing, "
                                   "tilt, blur, low resolution, compression, captions, slow motion; "
                                   "see training/augmentation.py)")
     mixup: float = _setting(0.0, "blend windows and labels by Beta(a, a) weights (0: off; 0.2-0.4 is usual)")
