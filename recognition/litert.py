@@ -15,7 +15,6 @@ the first `load()` converts (a minute or two, with TensorFlow) and later ones re
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import os
@@ -25,11 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
+from recognition.engine import EngineModel, stem_fingerprint, weights_digest
 from recognition.metadata import ModelSpec, metadata_path
-from recognition.sampling import SamplePlan
 
 CACHE_DIR = Path(os.environ.get("ACTION_LENS_CACHE", Path.home() / ".cache" / "action-lens")) / "litert"
-WINDOW_BATCH = 64
 STEM, FRAME_HEAD, MOTION_ENCODER, SEQUENCE_HEAD = "stem", "frame_head", "motion_encoder", "sequence_head"
 STEM_SUFFIX = ".stem-weights"
 """Beside each converted file: its frozen stem's weights digest (the frames it takes come from the metadata)."""
@@ -64,7 +62,6 @@ def convert(model_path: Path, output: Path) -> Path:
     import tensorflow as tf
 
     from recognition import contract
-    from recognition.pipeline import weights_digest
 
     spec = ModelSpec.load(metadata_path(model_path))
     model = keras.saving.load_model(model_path, compile=False)
@@ -140,20 +137,8 @@ def _threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-@dataclasses.dataclass
-class LiteRTModel:
-    """A model's inference parts as LiteRT signature runners: the same calls as `pipeline.LoadedModel`.
-
-    Each part takes and returns float32 numpy arrays, any batch size (the
-    interpreter resizes when the batch changes).
-    """
-
-    spec: ModelSpec
-    stem_id: str
-    run_stem: Callable[[np.ndarray], np.ndarray]
-    run_frame_head: Callable[[np.ndarray], np.ndarray]
-    run_motion_encoder: Callable[[np.ndarray], np.ndarray] | None
-    score_windows: Callable[[list[np.ndarray]], np.ndarray]
+class LiteRTModel(EngineModel):
+    """A model's inference parts as LiteRT signature runners, any batch size (the interpreter resizes)."""
 
     @classmethod
     def load(cls, path: Path, cache_dir: Path = CACHE_DIR) -> "LiteRTModel":
@@ -176,13 +161,5 @@ class LiteRTModel:
 
         motion = part(MOTION_ENCODER) if MOTION_ENCODER in runners else None
         head = part(SEQUENCE_HEAD)
-        from recognition.pipeline import stem_fingerprint
-
         stem_id = stem_fingerprint(spec, converted.with_suffix(STEM_SUFFIX).read_text().strip())
         return cls(spec, stem_id, part(STEM), part(FRAME_HEAD), motion, lambda features: head(*features))
-
-    def score(self, features: list[np.ndarray], plan: SamplePlan) -> np.ndarray:
-        """Window probabilities, shape (windows, classes), from each encoder's features of the frames of `plan`."""
-        indices = plan.window_indices()
-        return np.concatenate([self.score_windows([f[indices[i : i + WINDOW_BATCH]] for f in features])
-                               for i in range(0, len(indices), WINDOW_BATCH)])

@@ -18,7 +18,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
-import hashlib
 import importlib.util
 import os
 import queue
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from recognition.annotate import AnnotatedVideos
+from recognition.engine import EngineModel, stem_fingerprint, weights_digest
 from recognition.familiarity import Familiarity, familiarity_path, window_parts
 from recognition.litert import LiteRTModel
 from recognition.metadata import MODEL_NAMES, WEIGHTS_DIR, ModelSpec, display_name, metadata_path
@@ -43,10 +43,9 @@ from recognition.sampling import SamplePlan, plan_samples
 from recognition.video import SampleStream, VideoInfo, h264_writer, probe
 
 if TYPE_CHECKING:
-    import tensorflow as tf
+    pass
 
 ENCODER_BATCH = 8
-WINDOW_BATCH = 64
 EXTREME_ASPECT_RATIO = 4.0
 TRUNCATION_SLACK_S = 0.5
 
@@ -64,19 +63,6 @@ def _stage(progress: Progress, start: float, end: float, duration_s: float, mess
             progress(start + fraction * (end - start), message)
 
     return on_frame
-
-
-def weights_digest(stem_weights: Iterable[np.ndarray]) -> str:
-    """A frozen stem's weights, fingerprinted."""
-    digest = hashlib.sha1()
-    for weight in stem_weights:
-        digest.update(weight.tobytes())
-    return digest.hexdigest()
-
-
-def stem_fingerprint(spec: ModelSpec, stem_weights_digest: str) -> str:
-    """What identifies a frozen stem: its weights and the frames it takes (models with the same one share it)."""
-    return hashlib.sha1(f"{spec.frame_format!r}:{stem_weights_digest}".encode()).hexdigest()
 
 
 def _in_background(items: Iterable, depth: int = 2) -> Iterator:
@@ -123,21 +109,8 @@ def _in_background(items: Iterable, depth: int = 2) -> Iterator:
         producer.join()
 
 
-@dataclasses.dataclass
-class LoadedModel:
-    """A saved model split into its compiled frozen stem, per-frame head and sequence head.
-
-    `stem_id` fingerprints the stem's weights and frame format: models on the same
-    frozen ImageNet stem that take the same frames share it, so the pipeline runs
-    it once per frame for all of them.
-    """
-
-    spec: ModelSpec
-    stem_id: str
-    run_stem: Callable[[tf.Tensor], tf.Tensor]
-    run_frame_head: Callable[[tf.Tensor], tf.Tensor]
-    run_motion_encoder: Callable[[tf.Tensor], tf.Tensor] | None
-    score_windows: Callable[[list[tf.Tensor]], tf.Tensor]
+class LoadedModel(EngineModel):
+    """A saved model's parts as compiled Keras functions (`Recognizer.load(engine="keras")`)."""
 
     @classmethod
     def load(cls, path: Path) -> "LoadedModel":
@@ -168,23 +141,13 @@ class LoadedModel:
                         for e in encoders]
         score = tf.function(lambda x: head(x if len(x) > 1 else x[0], training=False), input_signature=[window_specs])
         return cls(spec, stem_fingerprint(spec, weights_digest(stem.get_weights())), run_stem, run_frame_head,
-                   run_motion_encoder, score)
-
-    def score(self, features: list[np.ndarray], plan: SamplePlan) -> np.ndarray:
-        """Window probabilities, shape (windows, classes), from each encoder's features of the frames of `plan`."""
-        import tensorflow as tf
-
-        indices = plan.window_indices()
-        return np.concatenate([
-            self.score_windows([tf.constant(f[indices[i : i + WINDOW_BATCH]], tf.float32) for f in features]).numpy()
-            for i in range(0, len(indices), WINDOW_BATCH)
-        ])
+                   run_motion_encoder, lambda features: score([tf.constant(f, tf.float32) for f in features]).numpy())
 
 
 class Recognizer:
     """Loads the shipped models once; `recognize()` runs them on a video."""
 
-    def __init__(self, models: dict[str, LoadedModel | LiteRTModel], calibrated: bool = True,
+    def __init__(self, models: dict[str, EngineModel], calibrated: bool = True,
                  familiarities: dict[str, Familiarity] | None = None):
         samplings = {m.spec.sampling for m in models.values()}
         if len(samplings) > 1 and any(m.spec.motion for m in models.values()):
@@ -247,7 +210,7 @@ class Recognizer:
         parts: dict[str, list[np.ndarray]] = {name: [] for name in self.models}
         flow_trackers = {name: FlowTracker(m.spec.motion) for name, m in self.models.items() if m.spec.motion}
         motion_parts: dict[str, list[np.ndarray]] = {name: [] for name in flow_trackers}
-        stem_owners: dict[str, LoadedModel] = {}
+        stem_owners: dict[str, EngineModel] = {}
         for model in self.models.values():
             stem_owners.setdefault(model.stem_id, model)
         stem_seconds = dict.fromkeys(stem_owners, 0.0)
