@@ -26,7 +26,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -41,9 +40,6 @@ from recognition.progress import no_progress as _no_progress
 from recognition.results import ModelResult, Recognition
 from recognition.sampling import SamplePlan, plan_samples
 from recognition.video import SampleStream, VideoInfo, h264_writer, probe
-
-if TYPE_CHECKING:
-    pass
 
 ENCODER_BATCH = 8
 EXTREME_ASPECT_RATIO = 4.0
