@@ -204,8 +204,10 @@ class Recognizer:
         on_frame = _stage(progress, 0.0, 0.5, float(times[-1]), "Decoding video and running the CNNs")
         stream = SampleStream(video, times, formats, ENCODER_BATCH, on_frame)
         parts: dict[str, list[np.ndarray]] = {name: [] for name in self.models}
-        flow_trackers = {name: FlowTracker(m.spec.motion) for name, m in self.models.items() if m.spec.motion}
-        motion_parts: dict[str, list[np.ndarray]] = {name: [] for name in flow_trackers}
+        # Models that take the same flow from the same frames share one tracker: flow is computed once.
+        flow_sources = {name: (m.spec.motion, m.spec.frame_format) for name, m in self.models.items() if m.spec.motion}
+        flow_trackers = {source: FlowTracker(source[0]) for source in flow_sources.values()}
+        motion_parts: dict[str, list[np.ndarray]] = {name: [] for name in flow_sources}
         stem_owners: dict[str, EngineModel] = {}
         for model in self.models.values():
             stem_owners.setdefault(model.stem_id, model)
@@ -214,8 +216,9 @@ class Recognizer:
         def with_flows(batches: Iterable[dict]) -> Iterator[tuple[dict, dict[str, np.ndarray]]]:
             with contextlib.closing(_in_background(batches)) as decoded:
                 for batch in decoded:
-                    yield batch, {name: tracker.fields(batch[self.models[name].spec.frame_format])
-                                  for name, tracker in flow_trackers.items()}
+                    fields = {(motion, frame_format): tracker.fields(batch[frame_format])
+                              for (motion, frame_format), tracker in flow_trackers.items()}
+                    yield batch, {name: fields[source] for name, source in flow_sources.items()}
 
         # Decoding, optical flow and the encoders each run on a thread of their own, a batch or two apart.
         with contextlib.closing(_in_background(with_flows(stream))) as batches:

@@ -11,6 +11,7 @@ import pytest
 
 from recognition import MODEL_NAMES, Recognizer, VideoError
 from recognition.limits import Limits
+from recognition.motion import FlowTracker
 from recognition.shifts import shifted_copy
 from recognition.video import probe
 from tests.helpers import (
@@ -73,6 +74,20 @@ def test_models_on_one_frozen_stem_share_it_and_get_the_same_answers(recognizer:
     for name in MODEL_NAMES:
         np.testing.assert_allclose(shared.models[name].timeline[0].probabilities,
                                    separate.models[name].timeline[0].probabilities, atol=1e-5)
+
+
+def test_models_that_take_the_same_flow_share_its_computation(recognizer: Recognizer, synthetic_clip: Path,
+                                                              monkeypatch: pytest.MonkeyPatch):
+    computed = []
+    fields = FlowTracker.fields
+    monkeypatch.setattr(FlowTracker, "fields", lambda tracker, frames: computed.append(len(frames)) or
+                        fields(tracker, frames))
+    lrcn = recognizer.models["lrcn"]
+    alone = Recognizer({"lrcn": lrcn}).recognize(synthetic_clip)
+    frames_alone, computed[:] = sum(computed), []
+    twins = Recognizer({"lrcn": lrcn, "twin": dataclasses.replace(lrcn)}).recognize(synthetic_clip)
+    assert frames_alone > 0 and sum(computed) == frames_alone
+    np.testing.assert_allclose(twins.models["twin"].probabilities, alone.models["lrcn"].probabilities, atol=1e-5)
 
 
 def test_long_video_gets_one_timeline_entry_per_window(recognizer: Recognizer, tmp_path: Path):
