@@ -12,7 +12,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from recognition.metadata import MODEL_NAMES  # noqa: E402 (after the log level is set)
+from recognition.metadata import MODEL_NAMES, ModelSpec, metadata_path  # noqa: E402 (after the log level is set)
 from recognition.metadata import WEIGHTS_DIR as DEFAULT_WEIGHTS  # noqa: E402
 from recognition.training.config import RECIPES, TrainConfig  # noqa: E402
 
@@ -125,14 +125,18 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from recognition.litert import export
+    from recognition.litert import CACHE_DIR, export
 
     for name in args.models:
         model = args.weights / f"{name}.keras"
         if not model.exists():
             print(f"error: no trained model {model}", file=sys.stderr)
             return 2
-        print(f"{name}: {export(model, args.out) if args.out else export(model)}", flush=True)
+        data = args.data or ModelSpec.load(metadata_path(model)).training.get("data")
+        if data is None or not Path(data).is_dir():
+            print(f"{name}: no training clips at {data}, so the frame head stays float (pass --data)", file=sys.stderr)
+            data = None
+        print(f"{name}: {export(model, args.out or CACHE_DIR, data)}", flush=True)
     return 0
 
 
@@ -221,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="folder of trained models")
     export.add_argument("--out", type=Path, help="where the copies go (default: the cache, "
                         "~/.cache/action-lens/litert; the weights folder ships them beside the models)")
+    export.add_argument("--data", type=Path, help="the clips the models were trained on, to calibrate their int8 "
+                        "frame heads (default: the folder their metadata names)")
     export.set_defaults(run=_export)
 
     evaluate = commands.add_parser("evaluate", help="accuracy on clips of groups the models never trained on")

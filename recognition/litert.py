@@ -31,6 +31,10 @@ CACHE_DIR = Path(os.environ.get("ACTION_LENS_CACHE", Path.home() / ".cache" / "a
 STEM, FRAME_HEAD, MOTION_ENCODER, SEQUENCE_HEAD = "stem", "frame_head", "motion_encoder", "sequence_head"
 STEM_SUFFIX = ".stem-weights"
 """Beside each converted file: its frozen stem's weights digest (the frames it takes come from the metadata)."""
+QUANTIZED_SUFFIX = ".frame-head-int8.tflite"
+"""Beside each converted file, when `export` had frames to calibrate on: the per-frame head in int8."""
+CALIBRATION_FRAMES = 512
+"""Frames of the model's training clips that set the int8 frame head's activation ranges."""
 
 
 def keras_digest(path: Path) -> str:
@@ -47,7 +51,36 @@ def converted_path(model_path: Path, cache_dir: Path = CACHE_DIR) -> Path:
     return Path(cache_dir) / f"{Path(model_path).stem}-{keras_digest(model_path)[:16]}.tflite"
 
 
-def convert(model_path: Path, output: Path) -> Path:
+def quantized_path(converted: Path) -> Path:
+    """Where the int8 frame head of the converted file `converted` is kept."""
+    return Path(converted).with_suffix(QUANTIZED_SUFFIX)
+
+
+def calibration_frames(model_path: Path, data_dir: Path, count: int = CALIBRATION_FRAMES) -> np.ndarray:
+    """`count` frames of the model's own training clips, as the model takes them: uint8 (count, size, size, 3).
+
+    Two frames a clip (at a third and two thirds of it), from clips spread over every class and group.
+    """
+    from recognition.training import dataset
+    from recognition.video import VideoError, probe, read_samples
+
+    spec = ModelSpec.load(metadata_path(model_path))
+    trained = set(spec.training.get("training_groups", []))
+    clips = [c for c in dataset.scan(Path(data_dir)) if c.label in spec.classes and (not trained or c.group in trained)]
+    if not clips:
+        raise ValueError(f"{data_dir} has no clips of the classes {model_path.name} was trained on")
+    frames = []
+    for clip in clips[:: max(1, len(clips) // (count // 2))]:
+        try:
+            duration = probe(clip.path).duration_s
+            frames.append(read_samples(clip.path, np.array([duration / 3, 2 * duration / 3]),
+                                       [spec.frame_format])[spec.frame_format])
+        except VideoError:
+            continue
+    return np.concatenate(frames)[:count]
+
+
+def convert(model_path: Path, output: Path, calibration: np.ndarray | None = None) -> Path:
     """Convert a saved model's four inference parts into one `.tflite` file with a signature each.
 
     Recurrent layers are unrolled (16 steps) so every step's matrix products
@@ -56,6 +89,12 @@ def convert(model_path: Path, output: Path) -> Path:
     random-seed state would otherwise become a variable that keeps XNNPACK
     away from the whole file. The `.tflite` is written whole, then moved into
     place, so a reader never sees half of one.
+
+    With `calibration` frames (see `calibration_frames`), the per-frame head is
+    also written in int8 (`quantized_path`), its activation ranges set on what
+    the stem makes of those frames: XNNPACK runs it in a quarter of the float
+    time. The stem stays float (int8 gains nothing there), and so do the
+    recurrent heads, where rounding would add up over 16 steps.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
@@ -100,12 +139,33 @@ def convert(model_path: Path, output: Path) -> Path:
         archive.write_out(folder, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=list(parts))
         flatbuffer = converter.convert()
+    if calibration is not None:
+        features = stem.predict(np.asarray(calibration, np.float32), batch_size=16, verbose=0)
+        quantized = _quantized(keras, tf, frame_head, features)
+        partial = quantized_path(output).with_name(f"{quantized_path(output).name}.{os.getpid()}.partial")
+        partial.write_bytes(quantized)
+        os.replace(partial, quantized_path(output))
     partial = output.with_name(f"{output.name}.{os.getpid()}.partial")
     partial.write_bytes(flatbuffer)
     partial.with_suffix(STEM_SUFFIX).write_text(weights_digest(stem.get_weights()) + "\n")
     os.replace(partial.with_suffix(STEM_SUFFIX), output.with_suffix(STEM_SUFFIX))
     os.replace(partial, output)
     return output
+
+
+def _quantized(keras, tf, frame_head, features: np.ndarray) -> bytes:
+    """`frame_head` as an int8 `.tflite` (float in and out), its activation ranges set on `features`."""
+    function = tf.function(lambda x: {"output": frame_head(x, training=False)},
+                           input_signature=[tf.TensorSpec([None, *features.shape[1:]], tf.float32, name="input_0")])
+    with tempfile.TemporaryDirectory(prefix="action-lens-export-") as folder:
+        archive = keras.export.ExportArchive()
+        archive.track(frame_head)
+        archive.add_endpoint(FRAME_HEAD, function)
+        archive.write_out(folder, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=[FRAME_HEAD])
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([features[i : i + 1]] for i in range(len(features)))
+        return converter.convert()
 
 
 def _nested_layers(layer) -> Iterator:
@@ -117,19 +177,24 @@ def _nested_layers(layer) -> Iterator:
         yield from _nested_layers(layer.layer)
 
 
-def export(model_path: Path, cache_dir: Path = CACHE_DIR) -> Path:
+def export(model_path: Path, cache_dir: Path = CACHE_DIR, data_dir: Path | None = None) -> Path:
     """The LiteRT copy of `model_path`: the one shipped beside it, else the cache's, converted now if need be.
 
     A copy is filed under the `.keras` file's digest, so a retrained model never runs an old copy.
+    With `data_dir` (the clips the model was trained on), the copy also gets its int8 frame head.
     """
+    def complete(path: Path) -> bool:
+        return (path.exists() and path.with_suffix(STEM_SUFFIX).exists()
+                and (data_dir is None or quantized_path(path).exists()))
+
     shipped = converted_path(model_path, Path(model_path).parent)
-    if shipped.exists() and shipped.with_suffix(STEM_SUFFIX).exists():
+    if complete(shipped):
         return shipped
     path = converted_path(model_path, cache_dir)
-    if not path.exists() or not path.with_suffix(STEM_SUFFIX).exists():
+    if not complete(path):
         logging.getLogger(__name__).warning("converting %s for LiteRT into %s (once per model file; a minute "
                                             "or more)", model_path, path.parent)
-        convert(model_path, path)
+        convert(model_path, path, None if data_dir is None else calibration_frames(model_path, data_dir))
     return path
 
 
@@ -141,14 +206,20 @@ class LiteRTModel(EngineModel):
     """A model's inference parts as LiteRT signature runners, any batch size (the interpreter resizes)."""
 
     @classmethod
-    def load(cls, path: Path, cache_dir: Path = CACHE_DIR) -> "LiteRTModel":
-        """Load the LiteRT copy of the `.keras` file at `path`, converting it first if the cache has none."""
+    def load(cls, path: Path, cache_dir: Path = CACHE_DIR, quantized: bool = True) -> "LiteRTModel":
+        """Load the LiteRT copy of the `.keras` file at `path`, converting it first if the cache has none.
+
+        Its int8 frame head is used where the copy has one, unless `quantized` is False (float throughout).
+        """
         from ai_edge_litert.interpreter import Interpreter
 
         converted = export(path, cache_dir)
         spec = ModelSpec.load(metadata_path(path))
         interpreter = Interpreter(str(converted), num_threads=_threads())
         runners = {name: interpreter.get_signature_runner(name) for name in interpreter.get_signature_list()}
+        if quantized and quantized_path(converted).exists():
+            int8 = Interpreter(str(quantized_path(converted)), num_threads=_threads())
+            runners[FRAME_HEAD] = int8.get_signature_runner(FRAME_HEAD)
 
         def part(name: str) -> Callable[..., np.ndarray]:
             runner = runners[name]
