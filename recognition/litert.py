@@ -3,9 +3,11 @@
 Inference needs each model in four parts: the frozen stem, the per-frame head,
 the motion encoder (LRCN) and the sequence head (see `recognition.pipeline`).
 `convert()` writes them as the four signatures of one `.tflite` file, float32
-as trained, so the answers match the Keras model's to rounding. LiteRT's
-XNNPACK kernels run MobileNetV2's convolutions in about half TensorFlow's
-time, and serving then never imports TensorFlow, which takes seconds.
+as trained, so its answers match the Keras model's to rounding; beside it,
+the per-frame head in int8, which is what is served (answers within a stated
+tolerance, tests/test_litert.py). LiteRT's XNNPACK kernels run MobileNetV2's
+convolutions in about half TensorFlow's time, and serving then never imports
+TensorFlow, which takes seconds.
 
 Files are converted by this code from the `.keras` file, never downloaded, and
 kept in a cache folder under the `.keras` file's SHA-256: a retrained model gets
