@@ -134,7 +134,8 @@ def _export(args: argparse.Namespace) -> int:
             return 2
         data = args.data or ModelSpec.load(metadata_path(model)).training.get("data")
         if data is None or not Path(data).is_dir():
-            print(f"{name}: no training clips at {data}, so the frame head stays float (pass --data)", file=sys.stderr)
+            print(f"{name}: no training clips at {data} to calibrate its int8 frame head on (pass --data)",
+                  file=sys.stderr)
             data = None
         print(f"{name}: {export(model, args.out or CACHE_DIR, data)}", flush=True)
     return 0

@@ -4,8 +4,8 @@ Inference needs each model in four parts: the frozen stem, the per-frame head,
 the motion encoder (LRCN) and the sequence head (see `recognition.pipeline`).
 `convert()` writes them as the four signatures of one `.tflite` file, float32
 as trained, so its answers match the Keras model's to rounding; beside it,
-the per-frame head in int8, which is what is served (answers within a stated
-tolerance, tests/test_litert.py). LiteRT's XNNPACK kernels run MobileNetV2's
+the per-frame and sequence heads with int8 weights, which is what is served
+(answers within a stated tolerance, tests/test_litert.py). LiteRT's XNNPACK kernels run MobileNetV2's
 convolutions in about half TensorFlow's time, and serving then never imports
 TensorFlow, which takes seconds.
 
@@ -33,10 +33,13 @@ CACHE_DIR = Path(os.environ.get("ACTION_LENS_CACHE", Path.home() / ".cache" / "a
 STEM, FRAME_HEAD, MOTION_ENCODER, SEQUENCE_HEAD = "stem", "frame_head", "motion_encoder", "sequence_head"
 STEM_SUFFIX = ".stem-weights"
 """Beside each converted file: its frozen stem's weights digest (the frames it takes come from the metadata)."""
-QUANTIZED_SUFFIX = ".frame-head-int8.tflite"
-"""Beside each converted file, when `export` had frames to calibrate on: the per-frame head in int8."""
+QUANTIZED_SUFFIX = ".int8.tflite"
+"""Beside each converted file: its per-frame head and sequence head with int8 weights (see `convert`)."""
+QUANTIZED_PARTS = (FRAME_HEAD, SEQUENCE_HEAD)
+CALIBRATED_SUFFIX = ".frame-head-int8.tflite"
+"""Beside each converted file, when `export` had the model's training clips: the per-frame head wholly in int8."""
 CALIBRATION_FRAMES = 512
-"""Frames of the model's training clips that set the int8 frame head's activation ranges."""
+"""Frames of the model's training clips that set that head's activation ranges."""
 
 
 def keras_digest(path: Path) -> str:
@@ -54,8 +57,13 @@ def converted_path(model_path: Path, cache_dir: Path = CACHE_DIR) -> Path:
 
 
 def quantized_path(converted: Path) -> Path:
-    """Where the int8 frame head of the converted file `converted` is kept."""
+    """Where the int8-weight heads of the converted file `converted` are kept."""
     return Path(converted).with_suffix(QUANTIZED_SUFFIX)
+
+
+def calibrated_path(converted: Path) -> Path:
+    """Where the calibrated int8 per-frame head of the converted file `converted` is kept."""
+    return Path(converted).with_suffix(CALIBRATED_SUFFIX)
 
 
 def calibration_frames(model_path: Path, data_dir: Path, count: int = CALIBRATION_FRAMES) -> np.ndarray:
@@ -70,7 +78,7 @@ def calibration_frames(model_path: Path, data_dir: Path, count: int = CALIBRATIO
     trained = set(spec.training.get("training_groups", []))
     clips = [c for c in dataset.scan(Path(data_dir)) if c.label in spec.classes and (not trained or c.group in trained)]
     if not clips:
-        raise ValueError(f"{data_dir} has no clips of the classes {model_path.name} was trained on")
+        raise ValueError(f"{data_dir} has no clips of the classes {Path(model_path).name} was trained on")
     frames = []
     for clip in clips[:: max(1, len(clips) // (count // 2))]:
         try:
@@ -92,11 +100,16 @@ def convert(model_path: Path, output: Path, calibration: np.ndarray | None = Non
     away from the whole file. The `.tflite` is written whole, then moved into
     place, so a reader never sees half of one.
 
-    With `calibration` frames (see `calibration_frames`), the per-frame head is
-    also written in int8 (`quantized_path`), its activation ranges set on what
-    the stem makes of those frames: XNNPACK runs it in a quarter of the float
-    time. The stem stays float (int8 gains nothing there), and so do the
-    recurrent heads, where rounding would add up over 16 steps.
+    What is served is quantized where it pays. The per-frame head and the
+    sequence head are also written with int8 weights (`quantized_path`;
+    dynamic-range quantization: activations are quantized per batch as they
+    come, so it needs no data): XNNPACK runs the ConvLSTM's recurrent
+    convolutions in a fifth of the float time. With `calibration` frames
+    (`calibration_frames`), the per-frame head is also written wholly in
+    int8 (`calibrated_path`), its activation ranges set on what the stem
+    makes of them: a quarter of its float time, where int8 weights alone
+    save a quarter. The stem and the motion encoder stay float: int8 gains
+    nothing on the stem, and moves the small motion CNN's answers too much.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
@@ -141,12 +154,16 @@ def convert(model_path: Path, output: Path, calibration: np.ndarray | None = Non
         archive.write_out(folder, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=list(parts))
         flatbuffer = converter.convert()
-    if calibration is not None:
-        features = stem.predict(np.asarray(calibration, np.float32), batch_size=16, verbose=0)
-        quantized = _quantized(keras, tf, frame_head, features)
-        partial = quantized_path(output).with_name(f"{quantized_path(output).name}.{os.getpid()}.partial")
-        partial.write_bytes(quantized)
-        os.replace(partial, quantized_path(output))
+        converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=list(QUANTIZED_PARTS))
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        quantized = converter.convert()
+        if calibration is not None:
+            features = stem.predict(np.asarray(calibration, np.float32), batch_size=16, verbose=0)
+            converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=[FRAME_HEAD])
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = lambda: ({"input_0": features[i : i + 1]} for i in range(len(features)))
+            _write(calibrated_path(output), converter.convert())
+    _write(quantized_path(output), quantized)
     partial = output.with_name(f"{output.name}.{os.getpid()}.partial")
     partial.write_bytes(flatbuffer)
     partial.with_suffix(STEM_SUFFIX).write_text(weights_digest(stem.get_weights()) + "\n")
@@ -155,19 +172,11 @@ def convert(model_path: Path, output: Path, calibration: np.ndarray | None = Non
     return output
 
 
-def _quantized(keras, tf, frame_head, features: np.ndarray) -> bytes:
-    """`frame_head` as an int8 `.tflite` (float in and out), its activation ranges set on `features`."""
-    function = tf.function(lambda x: {"output": frame_head(x, training=False)},
-                           input_signature=[tf.TensorSpec([None, *features.shape[1:]], tf.float32, name="input_0")])
-    with tempfile.TemporaryDirectory(prefix="action-lens-export-") as folder:
-        archive = keras.export.ExportArchive()
-        archive.track(frame_head)
-        archive.add_endpoint(FRAME_HEAD, function)
-        archive.write_out(folder, verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=[FRAME_HEAD])
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([features[i : i + 1]] for i in range(len(features)))
-        return converter.convert()
+def _write(path: Path, flatbuffer: bytes) -> None:
+    """Write a file whole, then move it into place, so a reader never sees half of one."""
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    partial.write_bytes(flatbuffer)
+    os.replace(partial, path)
 
 
 def _nested_layers(layer) -> Iterator:
@@ -183,11 +192,11 @@ def export(model_path: Path, cache_dir: Path = CACHE_DIR, data_dir: Path | None 
     """The LiteRT copy of `model_path`: the one shipped beside it, else the cache's, converted now if need be.
 
     A copy is filed under the `.keras` file's digest, so a retrained model never runs an old copy.
-    With `data_dir` (the clips the model was trained on), the copy also gets its int8 frame head.
+    With `data_dir` (the clips the model was trained on), it also gets its calibrated int8 frame head.
     """
     def complete(path: Path) -> bool:
-        return (path.exists() and path.with_suffix(STEM_SUFFIX).exists()
-                and (data_dir is None or quantized_path(path).exists()))
+        return (path.exists() and path.with_suffix(STEM_SUFFIX).exists() and quantized_path(path).exists()
+                and (data_dir is None or calibrated_path(path).exists()))
 
     shipped = converted_path(model_path, Path(model_path).parent)
     if complete(shipped):
@@ -211,7 +220,8 @@ class LiteRTModel(EngineModel):
     def load(cls, path: Path, cache_dir: Path = CACHE_DIR, quantized: bool = True) -> "LiteRTModel":
         """Load the LiteRT copy of the `.keras` file at `path`, converting it first if the cache has none.
 
-        Its int8 frame head is used where the copy has one, unless `quantized` is False (float throughout).
+        Its per-frame and sequence heads run quantized (the calibrated int8 frame head where the copy has
+        one), unless `quantized` is False: float throughout, as converted.
         """
         from ai_edge_litert.interpreter import Interpreter
 
@@ -219,9 +229,12 @@ class LiteRTModel(EngineModel):
         spec = ModelSpec.load(metadata_path(path))
         interpreter = Interpreter(str(converted), num_threads=_threads())
         runners = {name: interpreter.get_signature_runner(name) for name in interpreter.get_signature_list()}
-        if quantized and quantized_path(converted).exists():
+        if quantized:
             int8 = Interpreter(str(quantized_path(converted)), num_threads=_threads())
-            runners[FRAME_HEAD] = int8.get_signature_runner(FRAME_HEAD)
+            runners.update({name: int8.get_signature_runner(name) for name in QUANTIZED_PARTS})
+            if calibrated_path(converted).exists():
+                calibrated = Interpreter(str(calibrated_path(converted)), num_threads=_threads())
+                runners[FRAME_HEAD] = calibrated.get_signature_runner(FRAME_HEAD)
 
         def part(name: str) -> Callable[..., np.ndarray]:
             runner = runners[name]
