@@ -17,6 +17,8 @@ frame and share it between overlapping windows.
   kept as 7x7 feature maps (64 channels), and a ConvLSTM2D layer over the maps
   and their frame-to-frame differences learns space and time together. (On the
   frozen stem's 14x14 maps instead, it stayed near 50 % on held-out groups.)
+  The shipped ConvLSTM is fused with a motion stream of its own, like an LRCN
+  member's.
 
 The stem (the CNN up to its last block at 14x14, see `recognition.backbones`) is
 always frozen: training runs it in inference mode and fits only what comes after it.

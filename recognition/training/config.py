@@ -16,7 +16,7 @@ from recognition.motion import MotionSpec
 
 RECIPES: dict[str, dict[str, Any]] = {
     "lrcn": {"members": 2, "motion_stream": True},
-    "convlstm": {"members": 1, "motion_stream": False},
+    "convlstm": {"members": 1, "motion_stream": True},
 }
 """Where the shipped architectures' recipes differ; a field left at None takes its value from here."""
 

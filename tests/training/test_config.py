@@ -15,7 +15,7 @@ from recognition.training import TrainConfig
 def test_defaults_are_the_shipped_recipes():
     lrcn, convlstm = TrainConfig("lrcn", Path("data")), TrainConfig("convlstm", Path("data"))
     assert (lrcn.members, lrcn.motion_stream) == (2, True)
-    assert (convlstm.members, convlstm.motion_stream) == (1, False)
+    assert (convlstm.members, convlstm.motion_stream) == (1, True)
     assert lrcn.motion.subtract_camera_motion and lrcn.crop_borders and lrcn.backbone == "mobilenet_v2_1.0"
     assert TrainConfig("lrcn", Path("data"), members=1, motion_stream=False).members == 1
 
