@@ -1,0 +1,65 @@
+"""How far the served models (LiteRT, int8 heads) are from the float ones, on every held-out clip.
+
+    python -m bench.fidelity                  # the 213 clips of g21-g25, about 4 minutes on 2 cores
+    python -m bench.fidelity --per-class 3    # a spread-out subset
+
+The float LiteRT copies give the Keras models' answers within 1e-4 (tests/test_litert.py),
+so they stand in for Keras here at a third of the time. Per model: how many video labels
+and "known" decisions change, the largest change of a video's and of a window's
+probability, and top-1 both ways.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from bench.inputs import SHARED_UCF14
+from bench.segments import WEIGHTS
+from recognition import Recognizer
+from recognition.evaluation import first_per_class, held_out
+from recognition.litert import LiteRTModel
+from recognition.training import dataset
+
+
+def _windows(result) -> np.ndarray:
+    return np.array([w.probabilities for w in result.timeline])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.fidelity", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--per-class", type=int, help="only this many clips per class")
+    args = parser.parse_args(argv)
+    if not SHARED_UCF14.is_dir():
+        print(f"this benchmark needs the UCF clips in {SHARED_UCF14}", file=sys.stderr)
+        return 2
+    served = Recognizer.load(WEIGHTS, engine="litert")
+    float_copies = {name: LiteRTModel.load(WEIGHTS / f"{name}.keras", quantized=False) for name in served.models}
+    reference = Recognizer(float_copies, True, served.familiarities)
+    clips = held_out(dataset.scan(SHARED_UCF14), next(iter(served.specs.values())))
+    if args.per_class:
+        clips = first_per_class(clips, args.per_class)
+    rows: dict[str, list[tuple]] = {name: [] for name in served.models}
+    for clip in clips:
+        ours, theirs = served.recognize(clip.path), reference.recognize(clip.path)
+        for name in served.models:
+            a, b = ours.models[name], theirs.models[name]
+            rows[name].append((a.label != b.label, a.known != b.known,
+                               np.abs(a.probabilities - b.probabilities).max(),
+                               np.abs(_windows(a) - _windows(b)).max(), a.label == clip.label, b.label == clip.label))
+    for name, measured in rows.items():
+        labels, known, video, window, right, right_float = np.array(measured, float).T
+        print(f"{name}: {len(measured)} clips; labels changed {int(labels.sum())}, known changed {int(known.sum())}; "
+              f"largest change of a video's probability {video.max():.3f}, of a window's {window.max():.3f}; "
+              f"top-1 served {right.mean():.1%}, float {right_float.mean():.1%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
