@@ -258,7 +258,7 @@ def test_a_full_queue_says_so(tmp_path: Path):
     with serving_app(tmp_path, ACTION_LENS_WEIGHTS=str(WEIGHTS), ACTION_LENS_QUEUE_SIZE="1") as (url, _):
         client = Client(url, verbose=False, download_files=tmp_path / "client", analytics_enabled=False)
         clip = handle_file(validation_clip(ACTION))
-        jobs = [client.submit(video_file=clip, video_url="", api_name="/recognize") for _ in range(4)]
+        jobs = [client.submit(video_file=clip, video_url="", api_name="/recognize") for _ in range(8)]
         outcomes = []
         for job in jobs:
             try:
