@@ -41,6 +41,12 @@ def held_out(clips: list[dataset.Clip], spec: ModelSpec) -> list[dataset.Clip]:
     return [c for c in clips if c.group not in trained and c.label in spec.classes]
 
 
+def trained_on(clips: list[dataset.Clip], spec: ModelSpec) -> list[dataset.Clip]:
+    """Clips of known classes from the groups the model trained on."""
+    trained = set(spec.training.get("training_groups", []))
+    return [c for c in clips if c.group in trained and c.label in spec.classes]
+
+
 def first_per_class(clips: list[dataset.Clip], count: int) -> list[dataset.Clip]:
     """Up to `count` clips of each class, taken from each group in turn (a fixed, spread-out subset)."""
     by_class: dict[str, dict[int, list[dataset.Clip]]] = {}
@@ -197,8 +203,7 @@ def calibrate(weights_dir: Path, data_dir: Path, references_per_class: int | Non
     """
     recognizer = Recognizer.load(weights_dir, names, calibrated=False)
     clips = dataset.scan(data_dir)
-    trained = {name: [c for c in clips if c.group in spec.training.get("training_groups", [])
-                      and c.label in spec.classes] for name, spec in recognizer.specs.items()}
+    trained = {name: trained_on(clips, spec) for name, spec in recognizer.specs.items()}
     if references_per_class:
         trained = {name: first_per_class(picked, references_per_class) for name, picked in trained.items()}
     descriptors: dict[str, list[list[np.ndarray]]] = {name: [] for name in recognizer.models}

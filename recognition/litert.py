@@ -4,8 +4,8 @@ Inference needs each model in four parts: the frozen stem, the per-frame head,
 the motion encoder (LRCN) and the sequence head (see `recognition.pipeline`).
 `convert()` writes them as the four signatures of one `.tflite` file, float32
 as trained, so its answers match the Keras model's to rounding; beside it,
-the per-frame and sequence heads with int8 weights, which is what is served
-(answers within a stated tolerance, tests/test_litert.py). LiteRT's XNNPACK kernels run MobileNetV2's
+the per-frame and sequence heads in int8, which is what is served (answers
+within a stated tolerance, tests/test_litert.py). LiteRT's XNNPACK kernels run MobileNetV2's
 convolutions in about half TensorFlow's time, and serving then never imports
 TensorFlow, which takes seconds.
 
@@ -33,11 +33,9 @@ CACHE_DIR = Path(os.environ.get("ACTION_LENS_CACHE", Path.home() / ".cache" / "a
 STEM, FRAME_HEAD, MOTION_ENCODER, SEQUENCE_HEAD = "stem", "frame_head", "motion_encoder", "sequence_head"
 STEM_SUFFIX = ".stem-weights"
 """Beside each converted file: its frozen stem's weights digest (the frames it takes come from the metadata)."""
-QUANTIZED_SUFFIX = ".int8.tflite"
-"""Beside each converted file: its per-frame head and sequence head with int8 weights (see `convert`)."""
-QUANTIZED_PARTS = (FRAME_HEAD, SEQUENCE_HEAD)
-CALIBRATED_SUFFIX = ".frame-head-int8.tflite"
-"""Beside each converted file, when `export` had the model's training clips: the per-frame head wholly in int8."""
+INT8_SUFFIXES = {SEQUENCE_HEAD: ".sequence-head-int8.tflite", FRAME_HEAD: ".frame-head-int8.tflite"}
+"""Beside each converted file, the parts served in int8 (see `convert`); the frame head's only when `export`
+had the model's training clips to calibrate it on."""
 CALIBRATION_FRAMES = 512
 """Frames of the model's training clips that set that head's activation ranges."""
 
@@ -56,14 +54,9 @@ def converted_path(model_path: Path, cache_dir: Path = CACHE_DIR) -> Path:
     return Path(cache_dir) / f"{Path(model_path).stem}-{keras_digest(model_path)[:16]}.tflite"
 
 
-def quantized_path(converted: Path) -> Path:
-    """Where the int8-weight heads of the converted file `converted` are kept."""
-    return Path(converted).with_suffix(QUANTIZED_SUFFIX)
-
-
-def calibrated_path(converted: Path) -> Path:
-    """Where the calibrated int8 per-frame head of the converted file `converted` is kept."""
-    return Path(converted).with_suffix(CALIBRATED_SUFFIX)
+def int8_path(converted: Path, part: str) -> Path:
+    """Where the int8 copy of `part` (FRAME_HEAD or SEQUENCE_HEAD) of the converted file `converted` is kept."""
+    return Path(converted).with_suffix(INT8_SUFFIXES[part])
 
 
 def calibration_frames(model_path: Path, data_dir: Path, count: int = CALIBRATION_FRAMES) -> np.ndarray:
@@ -71,12 +64,12 @@ def calibration_frames(model_path: Path, data_dir: Path, count: int = CALIBRATIO
 
     Two frames a clip (at a third and two thirds of it), from clips spread over every class and group.
     """
+    from recognition.evaluation import trained_on
     from recognition.training import dataset
     from recognition.video import VideoError, probe, read_samples
 
     spec = ModelSpec.load(metadata_path(model_path))
-    trained = set(spec.training.get("training_groups", []))
-    clips = [c for c in dataset.scan(Path(data_dir)) if c.label in spec.classes and (not trained or c.group in trained)]
+    clips = trained_on(dataset.scan(Path(data_dir)), spec)
     if not clips:
         raise ValueError(f"{data_dir} has no clips of the classes {Path(model_path).name} was trained on")
     frames = []
@@ -100,16 +93,16 @@ def convert(model_path: Path, output: Path, calibration: np.ndarray | None = Non
     away from the whole file. The `.tflite` is written whole, then moved into
     place, so a reader never sees half of one.
 
-    What is served is quantized where it pays. The per-frame head and the
-    sequence head are also written with int8 weights (`quantized_path`;
-    dynamic-range quantization: activations are quantized per batch as they
-    come, so it needs no data): XNNPACK runs the ConvLSTM's recurrent
-    convolutions in a fifth of the float time. With `calibration` frames
-    (`calibration_frames`), the per-frame head is also written wholly in
-    int8 (`calibrated_path`), its activation ranges set on what the stem
-    makes of them: a quarter of its float time, where int8 weights alone
-    save a quarter. The stem and the motion encoder stay float: int8 gains
-    nothing on the stem, and moves the small motion CNN's answers too much.
+    What is served is quantized where it pays (`int8_path`). The sequence
+    head is also written with int8 weights (dynamic-range quantization:
+    activations are quantized per batch as they come, so it needs no data):
+    XNNPACK runs the ConvLSTM's recurrent convolutions in a fifth of the
+    float time. With `calibration` frames (`calibration_frames`), the
+    per-frame head is also written wholly in int8, its activation ranges set
+    on what the stem makes of them: a quarter of its float time (int8
+    weights alone save a quarter). The stem and the motion encoder stay
+    float: int8 gains nothing on the stem, and moves the small motion CNN's
+    answers too much.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
@@ -154,21 +147,17 @@ def convert(model_path: Path, output: Path, calibration: np.ndarray | None = Non
         archive.write_out(folder, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=list(parts))
         flatbuffer = converter.convert()
-        converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=list(QUANTIZED_PARTS))
+        converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=[SEQUENCE_HEAD])
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        quantized = converter.convert()
+        _write(int8_path(output, SEQUENCE_HEAD), converter.convert())
         if calibration is not None:
             features = stem.predict(np.asarray(calibration, np.float32), batch_size=16, verbose=0)
             converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=[FRAME_HEAD])
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.representative_dataset = lambda: ({"input_0": features[i : i + 1]} for i in range(len(features)))
-            _write(calibrated_path(output), converter.convert())
-    _write(quantized_path(output), quantized)
-    partial = output.with_name(f"{output.name}.{os.getpid()}.partial")
-    partial.write_bytes(flatbuffer)
-    partial.with_suffix(STEM_SUFFIX).write_text(weights_digest(stem.get_weights()) + "\n")
-    os.replace(partial.with_suffix(STEM_SUFFIX), output.with_suffix(STEM_SUFFIX))
-    os.replace(partial, output)
+            _write(int8_path(output, FRAME_HEAD), converter.convert())
+    _write(output.with_suffix(STEM_SUFFIX), f"{weights_digest(stem.get_weights())}\n".encode())
+    _write(output, flatbuffer)
     return output
 
 
@@ -195,8 +184,8 @@ def export(model_path: Path, cache_dir: Path = CACHE_DIR, data_dir: Path | None 
     With `data_dir` (the clips the model was trained on), it also gets its calibrated int8 frame head.
     """
     def complete(path: Path) -> bool:
-        return (path.exists() and path.with_suffix(STEM_SUFFIX).exists() and quantized_path(path).exists()
-                and (data_dir is None or calibrated_path(path).exists()))
+        return (path.exists() and path.with_suffix(STEM_SUFFIX).exists() and int8_path(path, SEQUENCE_HEAD).exists()
+                and (data_dir is None or int8_path(path, FRAME_HEAD).exists()))
 
     shipped = converted_path(model_path, Path(model_path).parent)
     if complete(shipped):
@@ -220,8 +209,8 @@ class LiteRTModel(EngineModel):
     def load(cls, path: Path, cache_dir: Path = CACHE_DIR, quantized: bool = True) -> "LiteRTModel":
         """Load the LiteRT copy of the `.keras` file at `path`, converting it first if the cache has none.
 
-        Its per-frame and sequence heads run quantized (the calibrated int8 frame head where the copy has
-        one), unless `quantized` is False: float throughout, as converted.
+        Its sequence head runs in int8, and its frame head too where the copy has a calibrated one,
+        unless `quantized` is False: float throughout, as converted.
         """
         from ai_edge_litert.interpreter import Interpreter
 
@@ -229,12 +218,10 @@ class LiteRTModel(EngineModel):
         spec = ModelSpec.load(metadata_path(path))
         interpreter = Interpreter(str(converted), num_threads=_threads())
         runners = {name: interpreter.get_signature_runner(name) for name in interpreter.get_signature_list()}
-        if quantized:
-            int8 = Interpreter(str(quantized_path(converted)), num_threads=_threads())
-            runners.update({name: int8.get_signature_runner(name) for name in QUANTIZED_PARTS})
-            if calibrated_path(converted).exists():
-                calibrated = Interpreter(str(calibrated_path(converted)), num_threads=_threads())
-                runners[FRAME_HEAD] = calibrated.get_signature_runner(FRAME_HEAD)
+        for name in INT8_SUFFIXES if quantized else ():
+            if int8_path(converted, name).exists():
+                int8 = Interpreter(str(int8_path(converted, name)), num_threads=_threads())
+                runners[name] = int8.get_signature_runner(name)
 
         def part(name: str) -> Callable[..., np.ndarray]:
             runner = runners[name]

@@ -15,7 +15,7 @@ import pytest
 
 from recognition.calibration import Calibration
 from recognition.cli import main
-from recognition.litert import calibrated_path, quantized_path
+from recognition.litert import FRAME_HEAD, SEQUENCE_HEAD, int8_path
 from tests.helpers import (
     CONFIDENT_ACTION,
     ROOT,
@@ -170,8 +170,8 @@ def test_export_converts_a_model_once_into_the_cache(tmp_path: Path):
     converted = Path(first.stdout.split(": ", 1)[1].strip())
     assert converted.parent == tmp_path / "litert" and converted.suffix == ".tflite"
     assert converted.stat().st_size > 1_000_000 and converted.with_suffix(".stem-weights").exists()
-    assert quantized_path(converted).exists(), "the int8 heads that are served"
-    assert calibrated_path(converted).exists() == UCF14.is_dir(), "calibrated on the clips its metadata names"
+    assert int8_path(converted, SEQUENCE_HEAD).exists(), "the int8 heads that are served"
+    assert int8_path(converted, FRAME_HEAD).exists() == UCF14.is_dir(), "calibrated on the clips its metadata names"
     written = converted.stat().st_mtime_ns
     again = run_cli("export", "convlstm", "--weights", str(weights), env_extra={"ACTION_LENS_CACHE": str(tmp_path)})
     assert again.stdout == first.stdout and converted.stat().st_mtime_ns == written, "converted once, then reused"

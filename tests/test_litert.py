@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from recognition import MODEL_NAMES, Recognizer
-from recognition.litert import LiteRTModel, converted_path, quantized_path
+from recognition.litert import FRAME_HEAD, SEQUENCE_HEAD, LiteRTModel, converted_path, int8_path
 from tests.helpers import ROOT, UCF14, WEIGHTS, needs_ucf14, needs_weights
 
 pytestmark = needs_weights
@@ -39,16 +39,20 @@ def _windows(result) -> np.ndarray:
     return np.array([w.probabilities for w in result.timeline])
 
 
+def _against_keras(engines: dict[str, Recognizer], engine: str, clip: str) -> list[tuple]:
+    """Per model, (`engine`'s result, the Keras model's) on the `../shared` clip `clip`."""
+    video = UCF14 / clip
+    if not video.exists():
+        pytest.skip(f"{clip} is not in ../shared")
+    ours, theirs = engines[engine].recognize(video), engines["keras"].recognize(video)
+    return [(ours.models[name], theirs.models[name]) for name in MODEL_NAMES]
+
+
 @needs_ucf14
 @pytest.mark.slow
 @pytest.mark.parametrize("clip", SAME_ANSWER_CLIPS)
 def test_the_float_litert_copies_give_the_keras_models_answers(engines: dict[str, Recognizer], clip: str):
-    video = UCF14 / clip
-    if not video.exists():
-        pytest.skip(f"{clip} is not in ../shared")
-    converted, reference = (engines[engine].recognize(video) for engine in ("litert-float", "keras"))
-    for name in MODEL_NAMES:
-        ours, theirs = converted.models[name], reference.models[name]
+    for ours, theirs in _against_keras(engines, "litert-float", clip):
         assert ours.label == theirs.label
         np.testing.assert_array_equal(_windows(ours).argmax(1), _windows(theirs).argmax(1))
         np.testing.assert_allclose(_windows(ours), _windows(theirs), atol=PROBABILITY_TOLERANCE)
@@ -57,14 +61,9 @@ def test_the_float_litert_copies_give_the_keras_models_answers(engines: dict[str
 @needs_ucf14
 @pytest.mark.slow
 @pytest.mark.parametrize("clip", SAME_ANSWER_CLIPS)
-def test_the_served_int8_frame_heads_keep_the_keras_models_answers(engines: dict[str, Recognizer], clip: str):
+def test_the_served_int8_heads_keep_the_keras_models_answers(engines: dict[str, Recognizer], clip: str):
     """Probabilities within the stated tolerance, so the label is the same wherever the answer is not a close call."""
-    video = UCF14 / clip
-    if not video.exists():
-        pytest.skip(f"{clip} is not in ../shared")
-    served, reference = (engines[engine].recognize(video) for engine in ("litert", "keras"))
-    for name in MODEL_NAMES:
-        ours, theirs = served.models[name], reference.models[name]
+    for ours, theirs in _against_keras(engines, "litert", clip):
         np.testing.assert_allclose(_windows(ours), _windows(theirs), atol=INT8_WINDOW_TOLERANCE)
         np.testing.assert_allclose(ours.probabilities, theirs.probabilities, atol=INT8_VIDEO_TOLERANCE)
         first, second = sorted(theirs.probabilities)[::-1][:2]
@@ -107,5 +106,6 @@ def test_the_shipped_copies_sit_beside_the_models_under_their_digest(tmp_path: P
 
     for name in MODEL_NAMES:
         shipped = converted_path(WEIGHTS / f"{name}.keras", WEIGHTS)
-        assert shipped.exists() and shipped.with_suffix(".stem-weights").exists() and quantized_path(shipped).exists()
+        assert shipped.exists() and shipped.with_suffix(".stem-weights").exists()
+        assert int8_path(shipped, SEQUENCE_HEAD).exists() and int8_path(shipped, FRAME_HEAD).exists()
         assert export(WEIGHTS / f"{name}.keras", cache_dir=tmp_path) == shipped and not any(tmp_path.iterdir())
