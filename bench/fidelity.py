@@ -1,6 +1,9 @@
 """How far the served models (LiteRT, int8 heads) are from the float ones, on every held-out clip.
 
     python -m bench.fidelity                  # the 213 clips of g21-g25, about 4 minutes on 2 cores
+
+The clips are those some model never trained on (g21-g25, which ConvLSTM holds out); a model
+trained on every group is compared on the same clips.
     python -m bench.fidelity --per-class 3    # a spread-out subset
 
 The float LiteRT copies give the Keras models' answers within 1e-4 (tests/test_litert.py),
@@ -20,10 +23,10 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from bench.inputs import SHARED_UCF14
-from bench.segments import WEIGHTS
 from recognition import Recognizer
 from recognition.evaluation import first_per_class, held_out
 from recognition.litert import LiteRTModel
+from recognition.metadata import WEIGHTS_DIR
 from recognition.training import dataset
 
 
@@ -39,10 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     if not SHARED_UCF14.is_dir():
         print(f"this benchmark needs the UCF clips in {SHARED_UCF14}", file=sys.stderr)
         return 2
-    served = Recognizer.load(WEIGHTS, engine="litert")
-    float_copies = {name: LiteRTModel.load(WEIGHTS / f"{name}.keras", quantized=False) for name in served.models}
+    served = Recognizer.load(WEIGHTS_DIR, engine="litert")
+    float_copies = {name: LiteRTModel.load(WEIGHTS_DIR / f"{name}.keras", quantized=False) for name in served.models}
     reference = Recognizer(float_copies, True, served.familiarities)
-    clips = held_out(dataset.scan(SHARED_UCF14), next(iter(served.specs.values())))
+    scanned = dataset.scan(SHARED_UCF14)
+    clips = sorted({clip for spec in served.specs.values() for clip in held_out(scanned, spec)},
+                   key=lambda clip: str(clip.path))
     if args.per_class:
         clips = first_per_class(clips, args.per_class)
     rows: dict[str, list[tuple]] = {name: [] for name in served.models}

@@ -17,7 +17,7 @@ CLASSES = ("PullUps", "Diving", "JumpingJack", "Surfing", "BodyWeightSquats", "T
 
 
 def validation_clips(data: Path = SHARED_UCF14) -> list[Path]:
-    """The first g21-g25 clip of each class (groups the shipped models never trained on)."""
+    """The first g21-g25 clip of each class (groups the split runs hold out)."""
     return [sorted((data / label).glob("*_g2[1-5]_*.mp4"))[0] for label in CLASSES if (data / label).is_dir()]
 
 

@@ -111,7 +111,12 @@ def _shifted(shift: str | None) -> str:
 def _calibrate(args: argparse.Namespace) -> int:
     from recognition.evaluation import calibrate
 
-    for name, calibration in calibrate(args.weights, args.data, args.references_per_class, args.models).items():
+    try:
+        calibrations = calibrate(args.weights, args.data, args.references_per_class, args.models, args.split_run)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for name, calibration in calibrations.items():
         fitted = calibration.fitted_on
         familiar = (f" and familiarity {calibration.familiarity_threshold:.3f}"
                     if calibration.familiarity_threshold is not None else "")
@@ -119,7 +124,8 @@ def _calibrate(args: argparse.Namespace) -> int:
               f"{familiar} on {fitted['clips']} clips of groups {fitted['groups']}: calibration error "
               f"{fitted['ece_raw']:.3f} -> {fitted['ece_calibrated']:.3f} "
               f"({fitted['ece_calibrated_leave_one_group_out']:.3f} with each group left out of the fit), "
-              f"{fitted['known_share']:.0%} called known")
+              f"{fitted['known_share']:.0%} called known"
+              + (f" (taken from the split run {fitted['split_run']['file']})" if "split_run" in fitted else ""))
     print(f"written into the metadata in {args.weights}")
     return 0
 
@@ -250,6 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
                            help="keep the windows of at most this many training clips per class (default: all)")
     calibrate.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES),
                            help="which models to calibrate (default: all), e.g. only the one retrained")
+    calibrate.add_argument("--from", dest="split_run", type=Path, metavar="FOLDER",
+                           help="for a model trained on every group (train --all-groups): a folder with the "
+                                "metadata <name>.json of a calibrated run of the same recipe with groups held out, "
+                                "whose calibration it takes")
     calibrate.set_defaults(run=_calibrate)
 
     train = commands.add_parser("train", help="train one model on a UCF-style folder (see docs/training.md)")

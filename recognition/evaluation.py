@@ -7,7 +7,8 @@ confusion matrix and a reliability plot. With a `shift` (see `recognition.shifts
 each clip is first copied the way web footage differs from UCF's.
 
 `calibrate` fits each model's `Calibration` on the same clips, from the raw softmax,
-and writes it into the model's metadata.
+and writes it into the model's metadata. A model trained on every group has no such
+clips: it takes the calibration of a split run of the same recipe (`split_run`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from recognition.pipeline import Recognizer
 from recognition.results import Recognition
 from recognition.shifts import shifted_copy
 from recognition.training import dataset
+from recognition.training.config import TrainConfig
 from recognition.video import VideoError
 
 
@@ -160,7 +162,10 @@ def evaluate(recognizer: Recognizer, data_dir: Path, out_dir: Path | None = None
     for name, held in held_out_windows(recognizer, data_dir, shift, per_class).items():
         spec, picked, windows = recognizer.specs[name], held.clips, held.probabilities
         if not picked:
-            reports[name] = {"clips": 0, "error": "no held-out clips of known classes in this folder"}
+            every_group = spec.training.get("hyperparameters", {}).get("all_groups")
+            reports[name] = {"clips": 0, "error": "trained on every group here, so none is held out to measure it "
+                             "on (its split run's figures: docs/results.md)" if every_group else
+                             "no held-out clips of known classes in this folder"}
             continue
         labels = held.labels(spec.classes)
         probabilities = np.stack([w.mean(axis=0) for w in windows])
@@ -194,12 +199,44 @@ def evaluate(recognizer: Recognizer, data_dir: Path, out_dir: Path | None = None
     return reports
 
 
+RECIPE_SETTINGS_A_SPLIT_RUN_MAY_CHANGE = frozenset({"all_groups", "epochs", "motion_epochs", "patience",
+                                                    "motion_patience"})
+"""What may differ between a model trained on every group and the split run its calibration comes from:
+the split run stops early on its held-out groups, the other runs the epochs it chose."""
+
+
+def split_run_calibration(spec: ModelSpec, split_run: Path) -> Calibration:
+    """The calibration of `split_run/<name>.json`, a run of the same recipe with groups held out.
+
+    A model trained on every group has no groups left to calibrate on; its split run's temperature
+    and thresholds were fitted on groups that run never saw, through the same pipeline.
+    """
+    split = ModelSpec.load(Path(split_run) / f"{spec.name}.json")
+    if split.calibration is None:
+        raise ValueError(f"{split_run}/{spec.name}.json has no calibration: run calibrate on that split run first")
+    same = ("architecture", "classes", "image_size", "sampling", "preprocessing", "motion", "crop_borders",
+            "aspect_range")
+    differ = [field for field in same if getattr(split, field) != getattr(spec, field)]
+    defaults = {field.name: field.default for field in dataclasses.fields(TrainConfig)}  # for older records
+    ours, theirs = spec.training.get("hyperparameters", {}), split.training.get("hyperparameters", {})
+    differ += [key for key in ours.keys() | theirs.keys() if key not in RECIPE_SETTINGS_A_SPLIT_RUN_MAY_CHANGE
+               and ours.get(key, defaults.get(key)) != theirs.get(key, defaults.get(key))]
+    if differ:
+        raise ValueError(f"{split_run}/{spec.name}.json is not a split run of this recipe: {', '.join(sorted(differ))} "
+                         "differ")
+    fitted_on = {**split.calibration.fitted_on, "split_run": {
+        "training_groups": split.training["training_groups"], "file": str(Path(split_run) / f"{spec.name}.json")}}
+    return dataclasses.replace(split.calibration, fitted_on=fitted_on)
+
+
 def calibrate(weights_dir: Path, data_dir: Path, references_per_class: int | None = None,
-              names: Sequence[str] = MODEL_NAMES) -> dict[str, Calibration]:
+              names: Sequence[str] = MODEL_NAMES, split_run: Path | None = None) -> dict[str, Calibration]:
     """Fit each model's familiarity on its training groups and its calibration on its held-out groups.
 
     `references_per_class` limits the training clips whose windows are kept, spread over the groups.
-    Writes `weights/<name>.familiarity.npz` and the calibration into `weights/<name>.json`.
+    A model with no held-out clips in `data_dir` (trained on every group) takes its calibration
+    from `split_run` (see `split_run_calibration`). Writes `weights/<name>.familiarity.npz` and the
+    calibration into `weights/<name>.json`.
     """
     recognizer = Recognizer.load(weights_dir, names, calibrated=False)
     clips = dataset.scan(data_dir)
@@ -223,9 +260,13 @@ def calibrate(weights_dir: Path, data_dir: Path, references_per_class: int | Non
     fitted = {}
     for name, held in held_out_windows(recognizer, data_dir).items():
         spec = recognizer.specs[name]
-        if not held.clips:
-            raise ValueError(f"{name}: no held-out clips of its classes in {data_dir}")
-        fitted[name] = Calibration.fit(held.probabilities, held.labels(spec.classes),
-                                       np.array([c.group for c in held.clips]), held.familiarity)
+        if held.clips:
+            fitted[name] = Calibration.fit(held.probabilities, held.labels(spec.classes),
+                                           np.array([c.group for c in held.clips]), held.familiarity)
+        elif split_run is not None:
+            fitted[name] = split_run_calibration(spec, split_run)
+        else:
+            raise ValueError(f"{name}: no held-out clips of its classes in {data_dir} (trained on every group? "
+                             "pass the split run of its recipe with --from)")
         dataclasses.replace(spec, calibration=fitted[name]).save(metadata_path(Path(weights_dir) / f"{name}.keras"))
     return fitted

@@ -101,7 +101,7 @@ class ModelSpec:
 
     @property
     def validation_accuracy(self) -> float | None:
-        return self.training.get("validation", {}).get("top1")
+        return (self.training.get("validation") or {}).get("top1")
 
 
 def metadata_path(model_path: Path) -> Path:

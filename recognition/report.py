@@ -182,9 +182,17 @@ def timeline_figure(result: ModelResult, duration_s: float) -> Figure:
 def _describe_model(name: str, spec: ModelSpec) -> str:
     sampling = spec.sampling
     accuracy = spec.validation_accuracy
-    validation = spec.training.get("validation", {})
-    measured = (f"validation accuracy **{accuracy:.0%}** (top-1 on {validation.get('clips', '?')} clips from "
-                f"groups the model never trained on)" if accuracy is not None else "no validation accuracy recorded")
+    validation = spec.training.get("validation") or {}
+    split_run = spec.calibration.fitted_on if spec.calibration and "split_run" in spec.calibration.fitted_on else None
+    if accuracy is not None:
+        measured = (f"validation accuracy **{accuracy:.0%}** (top-1 on {validation.get('clips', '?')} clips from "
+                    f"groups the model never trained on)")
+    elif split_run is not None:
+        groups = split_run["groups"]
+        measured = (f"trained on every group; the same recipe trained without g{groups[0]:02d}-g{groups[-1]:02d} "
+                    f"was right on **{split_run['top1']:.0%}** of their {split_run['clips']} clips")
+    else:
+        measured = "no validation accuracy recorded"
     architecture = spec.architecture.removeprefix(f"{display_name(name)}: ")  # older files name the model twice
     cropping = " (black borders cut first)" if spec.crop_borders else ""
     return (f"- **{display_name(name)}**: {architecture}.\n"

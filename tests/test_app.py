@@ -1,6 +1,6 @@
 """The app end to end: `python app.py` in a subprocess, driven by headless Chromium and gradio_client.
 
-Real clips from ../shared (groups the models never trained on), the real trained
+Real clips from ../shared (groups g21-g25, held out by the split runs), the real trained
 models, real yt-dlp against a web server on 127.0.0.1, and Debian's Chromium
 checking that the annotated videos it is given actually play.
 """

@@ -13,9 +13,11 @@ from recognition import MODEL_NAMES, Recognizer, VideoError
 from recognition.limits import Limits
 from recognition.motion import FlowTracker
 from recognition.shifts import shifted_copy
+from recognition.training.dataset import group_of
 from recognition.video import probe
 from tests.helpers import (
     CONFIDENT_ACTION,
+    ROOT,
     UCF14,
     WEIGHTS,
     ffmpeg,
@@ -50,7 +52,13 @@ def test_metadata_describes_each_model(recognizer: Recognizer):
         assert spec.sampling.num_frames == meta["sampling"]["num_frames"]
         training = meta["training"]
         assert set(training["training_groups"]).isdisjoint(training["validation_groups"])
-        assert 0 < training["validation"]["top1"] <= 1
+        if training["validation_groups"]:
+            assert 0 < training["validation"]["top1"] <= 1
+        else:  # trained on every group: calibrated by its split run, on groups that run held out
+            split_run = meta["calibration"]["fitted_on"]["split_run"]
+            assert set(split_run["training_groups"]).isdisjoint(meta["calibration"]["fitted_on"]["groups"])
+            split = json.loads((ROOT / split_run["file"]).read_text())
+            assert split["calibration"]["temperature"] == meta["calibration"]["temperature"]
 
 
 def test_result_covers_the_video_with_a_timeline(recognizer: Recognizer, synthetic_clip: Path):
@@ -165,27 +173,34 @@ def test_real_validation_clip_is_named_right_by_both_models(recognizer: Recogniz
 
 @pytest.fixture(scope="module")
 def floor_clips() -> list[Path]:
-    """Up to four clips per class from groups g21-g25 (53 in all), a fixed subset of the held-out groups."""
+    """Up to four clips per class from groups g21-g25 (53 in all), a fixed subset of the groups split runs hold out."""
     return [path for label in sorted(p.name for p in UCF14.iterdir())
             for path in sorted((UCF14 / label).glob("*_g2[1-5]_*.mp4"))[::4][:4]]
 
 
+def never_trained_on(recognizer: Recognizer, clips: list[Path]) -> list[str]:
+    """The models that trained on none of these clips' groups (a model trained on every group is left out)."""
+    groups = {group_of(clip) for clip in clips}
+    return [name for name, spec in recognizer.specs.items()
+            if groups.isdisjoint(spec.training["training_groups"])]
+
+
 @pytest.mark.slow
 @needs_ucf14
-def test_both_models_clear_their_floor_on_held_out_groups(recognizer: Recognizer, floor_clips: list[Path]):
-    """Up to four clips per class from groups g21-g25, which neither model trained on.
+def test_models_clear_their_floor_on_held_out_groups(recognizer: Recognizer, floor_clips: list[Path]):
+    """Each model that never trained on g21-g25, on these 53 clips of them.
 
-    Measured on these 53 clips: LRCN 83.0 %, ConvLSTM 71.7 % (on all 213 held-out clips: 83.6 % and 74.2 %).
+    The floors sit a few points under the accuracy measured on all of g21-g25 (docs/results.md).
     """
-    clips = floor_clips
-    correct = {name: 0 for name in MODEL_NAMES}
+    clips, names = floor_clips, never_trained_on(recognizer, floor_clips)
+    assert len(clips) == 53 and "convlstm" in names
+    correct = {name: 0 for name in names}
     for clip in clips:
         for name, model in recognizer.recognize(clip).models.items():
-            correct[name] += model.label == clip.parent.name
-    floors = {"lrcn": 0.77, "convlstm": 0.66}
-    accuracy = {name: correct[name] / len(clips) for name in MODEL_NAMES}
-    assert len(clips) == 53
-    assert all(accuracy[name] >= floors[name] for name in MODEL_NAMES), accuracy
+            correct[name] += name in names and model.label == clip.parent.name
+    floors = {"lrcn": 0.77, "convlstm": 0.74}
+    accuracy = {name: correct[name] / len(clips) for name in names}
+    assert all(accuracy[name] >= floors[name] for name in names), accuracy
 
 
 @pytest.mark.slow
@@ -249,10 +264,8 @@ def test_the_pipeline_applies_each_models_temperature(recognizer: Recognizer):
 @pytest.mark.slow
 def test_calibration_brings_the_confidence_closer_to_the_share_right(recognizer: Recognizer,
                                                                      floor_clips: list[Path]):
-    """Fitted on all 213 held-out clips; on this subset LRCN's error falls, and neither model's likelihood worsens.
-
-    ConvLSTM's temperature is close to 1 (its raw error was 0.06 on g21-g25), so on 53 clips its
-    10-bin error moves by chance either way; the likelihood the temperature was fitted to is steadier.
+    """Fitted on all 213 clips of g21-g25; on this subset of them, each model that never trained on
+    them answers with a lower calibration error and a likelihood no worse than its raw softmax's.
     """
     from recognition.calibration import tempered
     from recognition.metrics import expected_calibration_error
@@ -261,7 +274,9 @@ def test_calibration_brings_the_confidence_closer_to_the_share_right(recognizer:
     for clip in floor_clips:
         for name, result in recognizer.recognize(clip).models.items():
             shown[name].append(np.array([w.probabilities for w in result.timeline]))
-    for name in MODEL_NAMES:
+    names = never_trained_on(recognizer, floor_clips)
+    assert "convlstm" in names
+    for name in names:
         classes, temperature = recognizer.specs[name].classes, recognizer.specs[name].calibration.temperature
         labels = np.array([classes.index(clip.parent.name) for clip in floor_clips])
         calibrated = np.stack([w.mean(axis=0) for w in shown[name]])
@@ -271,8 +286,7 @@ def test_calibration_brings_the_confidence_closer_to_the_share_right(recognizer:
             return -np.mean(np.log(p[np.arange(len(labels)), labels]))
 
         assert likelihood(calibrated) <= likelihood(raw) + 1e-3, name
-        if name == "lrcn":
-            assert expected_calibration_error(calibrated, labels) < expected_calibration_error(raw, labels) - 0.03
+        assert expected_calibration_error(calibrated, labels) < expected_calibration_error(raw, labels), name
 
 
 @needs_ucf14

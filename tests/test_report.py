@@ -138,3 +138,14 @@ def test_a_video_of_several_known_actions_is_known_and_its_row_names_them():
     assert lrcn.known
     row = comparison_rows(_recognition(lrcn, _result("convlstm", *windows, known_threshold=0.5)))[0]
     assert row[1] == "3 segments: Diving, Swing, Surfing"
+
+
+def test_about_gives_the_split_runs_accuracy_for_a_model_trained_on_every_group():
+    from recognition.calibration import Calibration
+
+    calibration = Calibration(0.7, 0.3, fitted_on={"groups": [21, 22, 23, 24, 25], "clips": 213, "top1": 0.836,
+                                                   "split_run": {"training_groups": [8, 9], "file": "x.json"}})
+    spec = ModelSpec("lrcn", "lrcn architecture", CLASSES, 224, SamplingSpec(),
+                     training={"validation": None}, calibration=calibration)
+    assert ("trained on every group; the same recipe trained without g21-g25 was right on **84%** of their 213 clips"
+            in about_models({"lrcn": spec}))

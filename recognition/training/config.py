@@ -46,6 +46,9 @@ class TrainConfig:
         "them); None starts from random weights (tests)")
     validation_groups: tuple[int, ...] | None = _setting(
         None, "UCF groups held out for early stopping and the report (default: the last 28%)")
+    all_groups: bool = _setting(False, "train on every group, for the full --epochs and --motion-epochs, with no "
+                                "held-out check: for the weights that ship once a split run has chosen the "
+                                "recipe (calibrate with `calibrate --from` that run)")
     image_size: int = _setting(224, "frame size the model takes")
     crop_borders: bool = _setting(True, "cut black borders (letterbox, pillarbox) from frames before resizing, "
                                   "in training and then at inference")
@@ -87,6 +90,8 @@ class TrainConfig:
         for name in ("validation_groups", "aspect_range"):  # the command line gives lists
             if getattr(self, name) is not None:
                 setattr(self, name, tuple(getattr(self, name)))
+        if self.all_groups and self.validation_groups:
+            raise ValueError("--all-groups holds no group out: leave out --validation-groups")
         if self.members < 1:
             raise ValueError(f"members must be at least 1, not {self.members}")
         self.data_dir, self.out_dir, self.cache_dir = Path(self.data_dir), Path(self.out_dir), Path(self.cache_dir)

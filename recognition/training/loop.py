@@ -4,7 +4,8 @@ Each clip's sampled frames are decoded once and cached (see `frame_cache`).
 Every epoch draws windows at random positions of each training clip and gives
 each window one random crop, flip and colour change, then fits everything above
 the frozen ImageNet stem. Early stopping watches clip-level accuracy on whole
-held-out groups, and the best epoch is kept.
+held-out groups, and the best epoch is kept. With `all_groups`, nothing is held
+out: every epoch is run and the last one is kept.
 
 With a motion stream (LRCN's default), a second network is then trained from
 scratch on the clips' optical flow (see `recognition.motion`). With several
@@ -62,15 +63,18 @@ class HeldOutGroups(keras.callbacks.Callback):
         self.best_probabilities: np.ndarray | None = None
         self.history: list[float] = []
 
-    def report(self) -> dict:
-        """Accuracy of the best epoch so far."""
-        return self._report(self.best_probabilities)
+    def report(self) -> dict | None:
+        """Accuracy of the best epoch so far (None with no held-out windows)."""
+        return None if self.best_probabilities is None else self._report(self.best_probabilities)
 
     def _report(self, window_probabilities: np.ndarray) -> dict:
         scores = clip_scores(window_probabilities, self.owners, len(self.labels))
         return accuracy_report(scores, self.labels, self.classes)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if not len(self.windows):  # nothing held out: the last epoch is kept
+            self.best_epoch = epoch + 1
+            return
         probabilities = self.trainable.predict(self.windows, batch_size=32, verbose=0)
         accuracy = self._report(probabilities)["top1"]
         self.history.append(accuracy)
@@ -93,19 +97,19 @@ def stem_windows(stem: keras.Model, clips: list[ClipFrames], num_frames: int) ->
     size = stem.input.shape[1]
     encode = tf.function(lambda x: stem(x, training=False),
                          input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
-    windows, owners = [], []
+    windows, owners = [np.zeros((0, num_frames, *stem.output.shape[1:]), np.float16)], []
     for index, clip in enumerate(clips):
         frames = np.asarray(clip.frames, np.float32)
         features = np.concatenate([encode(frames[i : i + 64]).numpy() for i in range(0, len(frames), 64)])
         for start in clip.window_starts:
-            windows.append(features[start : start + num_frames].astype(np.float16))
+            windows.append(features[start : start + num_frames][None].astype(np.float16))
             owners.append(index)
-    return np.stack(windows), np.array(owners)
+    return np.concatenate(windows), np.array(owners, int)
 
 
 def flow_windows(flows: list[np.ndarray], clips: list[ClipFrames], num_frames: int) -> np.ndarray:
     """The flow fields of every window of every clip, in the order of `stem_windows`."""
-    return np.stack([flow[start : start + num_frames] for flow, clip in zip(flows, clips)
+    return np.array([flow[start : start + num_frames] for flow, clip in zip(flows, clips)
                      for start in clip.window_starts])
 
 
@@ -191,9 +195,10 @@ def load_data(config: TrainConfig, stem: keras.Model) -> TrainingData:
     if config.max_clips_per_class:
         clips = _first_per_class(clips, config.max_clips_per_class)
     classes = dataset.class_names(clips)
-    validation_groups = tuple(config.validation_groups or dataset.default_validation_groups(clips))
+    validation_groups = () if config.all_groups else \
+        tuple(config.validation_groups or dataset.default_validation_groups(clips))
     train_clips, validation_clips = dataset.split_by_group(clips, validation_groups)
-    if not train_clips or not validation_clips:
+    if not train_clips or not (validation_clips or config.all_groups):
         raise ValueError("the group split left no training or no validation clips")
     print(f"{config.architecture}: {len(classes)} classes, {len(train_clips)} training clips, "
           f"{len(validation_clips)} validation clips (groups {list(validation_groups)})", flush=True)
@@ -247,11 +252,13 @@ def train(config: TrainConfig) -> ModelSpec:
             trackers.append(motion_held_out)
             records[-1]["motion"] = _stream_record(motion_held_out)
 
-    fused = geometric_mean([tracker.best_probabilities for tracker in trackers])
-    report = accuracy_report(clip_scores(fused, data.owners, len(data.validation_labels)), data.validation_labels,
-                             data.classes)
-    print(f"validation (clip level, groups {list(data.validation_groups)}, all streams): "
-          f"top-1 {report['top1']:.3f}, top-3 {report['top3']:.3f}", flush=True)
+    report = None
+    if data.validation_groups:
+        fused = geometric_mean([tracker.best_probabilities for tracker in trackers])
+        report = accuracy_report(clip_scores(fused, data.owners, len(data.validation_labels)),
+                                 data.validation_labels, data.classes)
+        print(f"validation (clip level, groups {list(data.validation_groups)}, all streams): "
+              f"top-1 {report['top1']:.3f}, top-3 {report['top3']:.3f}", flush=True)
 
     model = models.assemble(config.architecture, stem, trainables, config.sampling.num_frames, motion_streams)
     motion = config.motion if motion_streams else None
@@ -326,6 +333,8 @@ def _compile(model: keras.Model, learning_rate: float, steps: int, weight_decay:
 
 def _stream_record(held_out: HeldOutGroups) -> dict:
     report = held_out.report()
+    if report is None:
+        return {"epochs": held_out.best_epoch}
     return {"top1": report["top1"], "top3": report["top3"], "best_epoch": held_out.best_epoch,
             "held_out_accuracy_per_epoch": [round(a, 4) for a in held_out.history]}
 
@@ -366,6 +375,7 @@ def _training_record(config: TrainConfig, backbone: Backbone, weights: str | Non
             "motion_learning_rate": config.motion_learning_rate,
             "motion_weight_decay": config.motion_weight_decay,
             "members": config.members, "crop_borders": config.crop_borders, "seed": config.seed,
+            "all_groups": config.all_groups,
             "distribute": config.distribute,
         },
         "backbone": backbone.description,

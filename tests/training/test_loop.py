@@ -89,3 +89,20 @@ def test_mirrored_strategy_trains_on_cpu(tmp_path: Path, tiny_ucf: Path):
     spec = train(config(tmp_path, tiny_ucf, "convlstm", distribute="mirrored"))
     assert spec.training["hyperparameters"]["distribute"] == "mirrored"
     assert (tmp_path / "weights" / "convlstm.keras").exists()
+
+
+@pytest.mark.slow
+def test_all_groups_trains_on_every_group_for_every_epoch(tmp_path: Path, tiny_ucf: Path):
+    run = dataclasses.replace(config(tmp_path, tiny_ucf, "lrcn", motion_stream=True, motion_epochs=2),
+                              validation_groups=None, all_groups=True, epochs=2)
+    spec = train(run)
+    assert spec.training["training_groups"] == [1, 2, 3] and spec.training["validation_groups"] == []
+    assert spec.training["validation"] is None and spec.training["hyperparameters"]["all_groups"]
+    assert spec.training["members"] == [{"seed": 1, "appearance": {"epochs": 2}, "motion": {"epochs": 2}}]
+    assert Recognizer.load(tmp_path / "weights", names=("lrcn",)).recognize(
+        tiny_ucf / "Fast" / "v_Fast_g01_c01.avi").models["lrcn"].label in spec.classes
+
+
+def test_all_groups_leaves_no_group_to_hold_out(tmp_path: Path, tiny_ucf: Path):
+    with pytest.raises(ValueError, match="holds no group out"):
+        config(tmp_path, tiny_ucf, "lrcn", all_groups=True)
