@@ -78,11 +78,11 @@ def test_the_converted_models_share_the_keras_models_stem(engines: dict[str, Rec
 
 def test_a_converted_model_is_filed_under_its_keras_file(tmp_path: Path):
     """A retrained model (different bytes) gets a new copy instead of the old one."""
-    original = converted_path(WEIGHTS / "lrcn.keras")
-    assert original.exists(), "the session's recognizer converted it"
+    original = converted_path(WEIGHTS / "lrcn.keras", WEIGHTS)
+    assert original.exists(), "the shipped copy sits beside the model"
     copy = tmp_path / "lrcn.keras"
     copy.write_bytes((WEIGHTS / "lrcn.keras").read_bytes() + b"\0")
-    assert converted_path(copy).name != original.name and converted_path(copy).name.startswith("lrcn-")
+    assert converted_path(copy, WEIGHTS).name != original.name and converted_path(copy).name.startswith("lrcn-")
 
 
 def test_predict_through_litert_never_imports_tensorflow(recognizer: Recognizer, synthetic_clip: Path):

@@ -1,0 +1,83 @@
+"""Does a split run's calibration fit the model trained on every group? Both on clips both trained on.
+
+    git worktree add ../split-run eee1ddf            # the split run's weights (LRCN trained on g08-g20)
+    python -m bench.split_run ../split-run/weights    # about a minute on 2 cores
+
+A model trained on every group takes its split run's temperature and "known" thresholds
+(`calibrate --from`). They carry over if the two models' scores have the same scale. No
+clip is new to both, so this compares them on g08-g20 clips that both trained on and that
+neither keeps as a familiarity reference: raw confidence, familiarity, and the share each
+model's thresholds call known. Held-out clips would score lower for both; the point is that
+the two agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from bench.inputs import SHARED_UCF14
+from recognition import Recognizer
+from recognition.calibration import clip_probabilities, tempered
+from recognition.evaluation import first_per_class, trained_on
+from recognition.metadata import WEIGHTS_DIR
+from recognition.training import dataset
+
+REFERENCES_PER_CLASS = 20
+"""As `calibrate --references-per-class` was run for the shipped models."""
+
+
+def shared_training_clips(recognizers: dict[str, Recognizer], name: str, per_class: int) -> list[dataset.Clip]:
+    """Up to `per_class` clips per class that every model trained on and none keeps as a reference."""
+    clips = dataset.scan(SHARED_UCF14)
+    specs = [recognizer.specs[name] for recognizer in recognizers.values()]
+    trained = [set(trained_on(clips, spec)) for spec in specs]
+    references = {c for spec in specs for c in first_per_class(trained_on(clips, spec), REFERENCES_PER_CLASS)}
+    pool = [c for c in clips if all(c in seen for seen in trained) and c not in references]
+    by_class: dict[str, list[dataset.Clip]] = {}
+    for clip in pool:
+        by_class.setdefault(clip.label, []).append(clip)
+    return [clip for label in sorted(by_class) for clip in by_class[label][::5][:per_class]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.split_run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("split_run", type=Path, help="the weights folder of the split run")
+    parser.add_argument("--model", default="lrcn")
+    parser.add_argument("--per-class", type=int, default=8)
+    args = parser.parse_args(argv)
+    if not SHARED_UCF14.is_dir():
+        print(f"this benchmark needs the UCF clips in {SHARED_UCF14}", file=sys.stderr)
+        return 2
+    recognizers = {"split run": Recognizer.load(args.split_run, (args.model,)),
+                   "shipped": Recognizer.load(WEIGHTS_DIR, (args.model,))}
+    clips = shared_training_clips(recognizers, args.model, args.per_class)
+    print(f"{len(clips)} clips of groups {sorted({c.group for c in clips})}")
+    for words, recognizer in recognizers.items():
+        spec = recognizer.specs[args.model]
+        calibration = spec.calibration
+        raw, familiarity = [], []
+        for clip in clips:
+            windows = recognizer.recognize(clip.path).models[args.model].timeline
+            raw.append(tempered(np.array([w.probabilities for w in windows]), 1.0 / calibration.temperature))
+            familiarity.append(np.mean([w.familiarity for w in windows]))
+        confidence = clip_probabilities(raw, 1.0).max(axis=1)
+        shown = clip_probabilities(raw, calibration.temperature).max(axis=1)
+        familiarity = np.array(familiarity)
+        known = np.mean([calibration.is_known(c, f) for c, f in zip(shown, familiarity)])
+        print(f"{words}: raw confidence {confidence.mean():.3f}, familiarity mean {familiarity.mean():.3f} "
+              f"(5th percentile {np.quantile(familiarity, 0.05):.3f}), called known {known:.0%} "
+              f"(temperature {calibration.temperature}, thresholds {calibration.known_threshold} and "
+              f"{calibration.familiarity_threshold})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
