@@ -1,10 +1,10 @@
 """How far the served models (LiteRT, int8 heads) are from the float ones, on every held-out clip.
 
     python -m bench.fidelity                  # the 213 clips of g21-g25, about 4 minutes on 2 cores
+    python -m bench.fidelity --per-class 3    # a spread-out subset
 
 The clips are those some model never trained on (g21-g25, which ConvLSTM holds out); a model
 trained on every group is compared on the same clips.
-    python -m bench.fidelity --per-class 3    # a spread-out subset
 
 The float LiteRT copies give the Keras models' answers within 1e-4 (tests/test_litert.py),
 so they stand in for Keras here at a third of the time. Per model: how many video labels

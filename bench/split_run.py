@@ -39,11 +39,7 @@ def shared_training_clips(recognizers: dict[str, Recognizer], name: str, per_cla
     specs = [recognizer.specs[name] for recognizer in recognizers.values()]
     trained = [set(trained_on(clips, spec)) for spec in specs]
     references = {c for spec in specs for c in first_per_class(trained_on(clips, spec), REFERENCES_PER_CLASS)}
-    pool = [c for c in clips if all(c in seen for seen in trained) and c not in references]
-    by_class: dict[str, list[dataset.Clip]] = {}
-    for clip in pool:
-        by_class.setdefault(clip.label, []).append(clip)
-    return [clip for label in sorted(by_class) for clip in by_class[label][::5][:per_class]]
+    return first_per_class([c for c in clips if all(c in seen for seen in trained) and c not in references], per_class)
 
 
 def main(argv: list[str] | None = None) -> int:

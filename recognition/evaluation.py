@@ -162,9 +162,8 @@ def evaluate(recognizer: Recognizer, data_dir: Path, out_dir: Path | None = None
     for name, held in held_out_windows(recognizer, data_dir, shift, per_class).items():
         spec, picked, windows = recognizer.specs[name], held.clips, held.probabilities
         if not picked:
-            every_group = spec.training.get("hyperparameters", {}).get("all_groups")
             reports[name] = {"clips": 0, "error": "trained on every group here, so none is held out to measure it "
-                             "on (its split run's figures: docs/results.md)" if every_group else
+                             "on (its split run's figures: docs/results.md)" if spec.trained_on_every_group else
                              "no held-out clips of known classes in this folder"}
             continue
         labels = held.labels(spec.classes)
@@ -211,9 +210,10 @@ def split_run_calibration(spec: ModelSpec, split_run: Path) -> Calibration:
     A model trained on every group has no groups left to calibrate on; its split run's temperature
     and thresholds were fitted on groups that run never saw, through the same pipeline.
     """
-    split = ModelSpec.load(Path(split_run) / f"{spec.name}.json")
+    path = Path(split_run) / f"{spec.name}.json"
+    split = ModelSpec.load(path)
     if split.calibration is None:
-        raise ValueError(f"{split_run}/{spec.name}.json has no calibration: run calibrate on that split run first")
+        raise ValueError(f"{path} has no calibration: run calibrate on that split run first")
     same = ("architecture", "classes", "image_size", "sampling", "preprocessing", "motion", "crop_borders",
             "aspect_range")
     differ = [field for field in same if getattr(split, field) != getattr(spec, field)]
@@ -222,10 +222,9 @@ def split_run_calibration(spec: ModelSpec, split_run: Path) -> Calibration:
     differ += [key for key in ours.keys() | theirs.keys() if key not in RECIPE_SETTINGS_A_SPLIT_RUN_MAY_CHANGE
                and ours.get(key, defaults.get(key)) != theirs.get(key, defaults.get(key))]
     if differ:
-        raise ValueError(f"{split_run}/{spec.name}.json is not a split run of this recipe: {', '.join(sorted(differ))} "
-                         "differ")
-    fitted_on = {**split.calibration.fitted_on, "split_run": {
-        "training_groups": split.training["training_groups"], "file": str(Path(split_run) / f"{spec.name}.json")}}
+        raise ValueError(f"{path} is not a split run of this recipe: {', '.join(sorted(differ))} differ")
+    fitted_on = {**split.calibration.fitted_on,
+                 "split_run": {"training_groups": split.training["training_groups"], "file": str(path)}}
     return dataclasses.replace(split.calibration, fitted_on=fitted_on)
 
 

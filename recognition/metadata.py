@@ -100,6 +100,11 @@ class ModelSpec:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
     @property
+    def trained_on_every_group(self) -> bool:
+        """Trained with `--all-groups`: no group of its data was held out (see `evaluation.split_run_calibration`)."""
+        return bool(self.training.get("hyperparameters", {}).get("all_groups"))
+
+    @property
     def validation_accuracy(self) -> float | None:
         return (self.training.get("validation") or {}).get("top1")
 

@@ -16,6 +16,7 @@ import pytest
 from recognition.calibration import Calibration
 from recognition.cli import main
 from recognition.litert import FRAME_HEAD, SEQUENCE_HEAD, int8_path
+from recognition.metadata import ModelSpec
 from tests.helpers import (
     CONFIDENT_ACTION,
     ROOT,
@@ -97,7 +98,7 @@ def test_evaluate_reports_accuracy_on_held_out_groups_only(tmp_path: Path):
     assert done.returncode == 0, done.stderr
     reports = json.loads(done.stdout)
     for name in ("lrcn", "convlstm"):
-        if json.loads((WEIGHTS / f"{name}.json").read_text())["training"]["hyperparameters"].get("all_groups"):
+        if ModelSpec.load(WEIGHTS / f"{name}.json").trained_on_every_group:
             assert reports[name]["clips"] == 0 and "trained on every group" in reports[name]["error"]
             continue
         assert reports[name]["clips"] == 4

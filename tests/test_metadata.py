@@ -27,3 +27,9 @@ def test_motion_metadata_written_before_camera_motion_was_taken_away_loads_witho
     del data["motion"]["subtract_camera_motion"]
     (tmp_path / "old.json").write_text(json.dumps(data))
     assert ModelSpec.load(tmp_path / "old.json").motion == MotionSpec(subtract_camera_motion=False)
+
+
+def test_a_model_trained_on_every_group_says_so():
+    every = ModelSpec("lrcn", "words", ("A",), 112, SamplingSpec(), training={"hyperparameters": {"all_groups": True}})
+    split = ModelSpec("lrcn", "words", ("A",), 112, SamplingSpec(), training={"hyperparameters": {"epochs": 20}})
+    assert every.trained_on_every_group and not split.trained_on_every_group
