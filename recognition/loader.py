@@ -84,6 +84,7 @@ class ModelLoader:
     def wait(self, on_wait: Callable[[str], None] = _no_message, timeout_s: float | None = None) -> "Recognizer":
         """The loaded `Recognizer`; tells `on_wait` why it blocks when it has to."""
         if not self._done.is_set():
+            log.info("a request waits for the models")
             on_wait(WAITING_MESSAGE)
             if not self._done.wait(timeout_s):
                 raise ModelsUnavailable("The models are still loading: try again in a minute.")
