@@ -1,7 +1,6 @@
 """Does a split run's calibration fit the model trained on every group? Both on clips both trained on.
 
-    git worktree add ../split-run eee1ddf            # the split run's weights (LRCN trained on g08-g20)
-    python -m bench.split_run ../split-run/weights    # about a minute on 2 cores
+    python -m bench.split_run            # weights/split_run against weights/; about two minutes on 2 cores
 
 A model trained on every group takes its split run's temperature and "known" thresholds
 (`calibrate --from`). They carry over if the two models' scores have the same scale. No
@@ -26,7 +25,7 @@ from bench.inputs import SHARED_UCF14
 from recognition import Recognizer
 from recognition.calibration import clip_probabilities, tempered
 from recognition.evaluation import first_per_class, trained_on
-from recognition.metadata import WEIGHTS_DIR
+from recognition.metadata import MODEL_NAMES, SPLIT_RUN_DIR, WEIGHTS_DIR, display_name
 from recognition.training import dataset
 
 REFERENCES_PER_CLASS = 20
@@ -42,26 +41,16 @@ def shared_training_clips(recognizers: dict[str, Recognizer], name: str, per_cla
     return first_per_class([c for c in clips if all(c in seen for seen in trained) and c not in references], per_class)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.split_run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("split_run", type=Path, help="the weights folder of the split run")
-    parser.add_argument("--model", default="lrcn")
-    parser.add_argument("--per-class", type=int, default=8)
-    args = parser.parse_args(argv)
-    if not SHARED_UCF14.is_dir():
-        print(f"this benchmark needs the UCF clips in {SHARED_UCF14}", file=sys.stderr)
-        return 2
-    recognizers = {"split run": Recognizer.load(args.split_run, (args.model,)),
-                   "shipped": Recognizer.load(WEIGHTS_DIR, (args.model,))}
-    clips = shared_training_clips(recognizers, args.model, args.per_class)
-    print(f"{len(clips)} clips of groups {sorted({c.group for c in clips})}")
+def compare(name: str, recognizers: dict[str, Recognizer], per_class: int) -> None:
+    """Print each model's raw confidence, familiarity and known-rate on clips all of them trained on."""
+    clips = shared_training_clips(recognizers, name, per_class)
+    print(f"{display_name(name)}: {len(clips)} clips of groups {sorted({c.group for c in clips})}")
     for words, recognizer in recognizers.items():
-        spec = recognizer.specs[args.model]
+        spec = recognizer.specs[name]
         calibration = spec.calibration
         raw, familiarity = [], []
         for clip in clips:
-            windows = recognizer.recognize(clip.path).models[args.model].timeline
+            windows = recognizer.recognize(clip.path).models[name].timeline
             raw.append(tempered(np.array([w.probabilities for w in windows]), 1.0 / calibration.temperature))
             familiarity.append(np.mean([w.familiarity for w in windows]))
         confidence = clip_probabilities(raw, 1.0).max(axis=1)
@@ -72,6 +61,22 @@ def main(argv: list[str] | None = None) -> int:
               f"(5th percentile {np.quantile(familiarity, 0.05):.3f}), called known {known:.0%} "
               f"(temperature {calibration.temperature}, thresholds {calibration.known_threshold} and "
               f"{calibration.familiarity_threshold})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.split_run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("split_run", type=Path, nargs="?", default=SPLIT_RUN_DIR,
+                        help=f"the weights folder of the split runs (default: {SPLIT_RUN_DIR})")
+    parser.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES))
+    parser.add_argument("--per-class", type=int, default=8)
+    args = parser.parse_args(argv)
+    if not SHARED_UCF14.is_dir():
+        print(f"this benchmark needs the UCF clips in {SHARED_UCF14}", file=sys.stderr)
+        return 2
+    for name in args.models:
+        compare(name, {"split run": Recognizer.load(args.split_run, (name,)),
+                       "shipped": Recognizer.load(WEIGHTS_DIR, (name,))}, args.per_class)
     return 0
 
 

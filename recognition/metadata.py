@@ -19,6 +19,8 @@ from recognition.video import FrameFormat
 MODEL_NAMES = ("lrcn", "convlstm")  # the shipped models, as named in weights/
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 """The shipped models and their metadata."""
+SPLIT_RUN_DIR = WEIGHTS_DIR / "split_run"
+"""The same recipes trained with g21-g25 held out: what the shipped models' calibration and figures come from."""
 
 LEGACY_DEFAULTS: dict[str, Any] = {"crop_borders": False}
 LEGACY_MOTION_DEFAULTS: dict[str, Any] = {"subtract_camera_motion": False}

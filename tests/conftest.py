@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from recognition.metadata import SPLIT_RUN_DIR
 from tests.helpers import CONFIDENT_ACTION, UCF14, WEIGHTS, odd_inputs, pattern_clip, validation_clip, write_clip
+
+
+@pytest.fixture(scope="session", autouse=True)
+def temporary_files_stay_in_pytests_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The test process's temporary files go under pytest's own folder, which it prunes: gradio_client
+    leaves an empty folder in the system's temporary directory for every file it downloads."""
+    system = tempfile.tempdir
+    tempfile.tempdir = str(tmp_path_factory.mktemp("tmp"))
+    yield
+    tempfile.tempdir = system
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +41,17 @@ def recognizer():
     if missing:
         pytest.skip(f"no trained weights yet for {', '.join(missing)} in weights/")
     return Recognizer.load(WEIGHTS)
+
+
+@pytest.fixture(scope="session")
+def split_runs():
+    """The shipped recipes trained without g21-g25 (`weights/split_run`): the models to measure on those groups."""
+    from recognition import MODEL_NAMES, Recognizer
+
+    missing = [name for name in MODEL_NAMES if not (SPLIT_RUN_DIR / f"{name}.keras").exists()]
+    if missing:
+        pytest.skip(f"no split run for {', '.join(missing)} in {SPLIT_RUN_DIR}")
+    return Recognizer.load(SPLIT_RUN_DIR)
 
 
 @pytest.fixture(scope="session")

@@ -89,5 +89,5 @@ CONFIDENT_ACTION = "Surfing"  # its first validation clip is recognised by both 
 
 
 def validation_clip(label: str) -> Path:
-    """A real clip of `label` from the groups g21-g25 that split runs hold out (ConvLSTM never trained on them)."""
+    """A real clip of `label` from the groups g21-g25 that the split runs hold out (weights/split_run)."""
     return sorted((UCF14 / label).glob("*_g2[1-5]_*.mp4"))[0]
