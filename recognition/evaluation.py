@@ -155,6 +155,14 @@ def held_out_windows(recognizer: Recognizer, data_dir: Path, shift: str | None =
     return held
 
 
+def _nothing_held_out(spec: ModelSpec) -> str:
+    if not spec.trained_on_every_group:
+        return "no held-out clips of known classes in this folder"
+    split_run = spec.calibration.fitted_on.get("split_run") if spec.calibration else None
+    measure = f"evaluate --weights {Path(split_run['file']).parent}" if split_run else "docs/results.md"
+    return f"trained on every group here, so none is held out to measure it on (its split run: {measure})"
+
+
 def evaluate(recognizer: Recognizer, data_dir: Path, out_dir: Path | None = None, shift: str | None = None,
              per_class: int | None = None) -> dict[str, dict]:
     """Per-model report on held-out groups; confusion and reliability PNGs go to `out_dir`."""
@@ -162,9 +170,7 @@ def evaluate(recognizer: Recognizer, data_dir: Path, out_dir: Path | None = None
     for name, held in held_out_windows(recognizer, data_dir, shift, per_class).items():
         spec, picked, windows = recognizer.specs[name], held.clips, held.probabilities
         if not picked:
-            reports[name] = {"clips": 0, "error": "trained on every group here, so none is held out to measure it "
-                             "on (its split run's figures: docs/results.md)" if spec.trained_on_every_group else
-                             "no held-out clips of known classes in this folder"}
+            reports[name] = {"clips": 0, "error": _nothing_held_out(spec)}
             continue
         labels = held.labels(spec.classes)
         probabilities = np.stack([w.mean(axis=0) for w in windows])
