@@ -1,10 +1,10 @@
 """How well the segments tell a long video's story: clips of several actions joined into one video.
 
     python -m bench.segments                  # 12 videos of 8 clips each, 4 to 5 minutes on 2 cores
-    python -m bench.segments --videos 3 --seed 7
+    python -m bench.segments --videos 16 --weights weights/split_run    # models that never saw the clips
 
 Each video joins one random clip of groups g21-g25 (held out by the split runs; the
-LRCN that ships trained on every group, so its figures here flatter it) of each of 8
+models that ship trained on every group, so their figures here flatter them) of each of 8
 random classes. An action counts as found when the segment at its middle carries its
 label; the table gives, per model, the actions found in each video and the
 number of segments. Clip lengths vary (some are shorter than one window), so
@@ -44,11 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--videos", type=int, default=12)
     parser.add_argument("--classes", type=int, default=8, help="clips (one per class) per video")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--weights", type=Path, default=WEIGHTS_DIR)
     args = parser.parse_args(argv)
     if not SHARED_UCF14.is_dir():
         print(f"this benchmark needs the UCF clips in {SHARED_UCF14}", file=sys.stderr)
         return 2
-    recognizer = Recognizer.load(WEIGHTS_DIR)
+    recognizer = Recognizer.load(args.weights)
     rng = random.Random(args.seed)
     totals = {name: [] for name in recognizer.models}
     print(f"{'video':>5} {'length':>7}  " + "  ".join(f"{name:>16}" for name in totals) + "   (found, segments)")
