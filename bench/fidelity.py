@@ -3,8 +3,8 @@
     python -m bench.fidelity                  # the 213 clips of g21-g25, about 4 minutes on 2 cores
     python -m bench.fidelity --per-class 3    # a spread-out subset
 
-The clips are those some model never trained on (g21-g25, which ConvLSTM holds out); a model
-trained on every group is compared on the same clips.
+The clips are those a model never trained on; for a model trained on every group, those its
+split run held out and its calibration was fitted on (g21-g25), which it trained on.
 
 The float LiteRT copies give the Keras models' answers within 1e-4 (tests/test_litert.py),
 so they stand in for Keras here at a third of the time. Per model: how many video labels
@@ -26,12 +26,18 @@ from bench.inputs import SHARED_UCF14
 from recognition import Recognizer
 from recognition.evaluation import first_per_class, held_out
 from recognition.litert import LiteRTModel
-from recognition.metadata import WEIGHTS_DIR
+from recognition.metadata import WEIGHTS_DIR, ModelSpec
 from recognition.training import dataset
 
 
 def _windows(result) -> np.ndarray:
     return np.array([w.probabilities for w in result.timeline])
+
+
+def compared(clips: list[dataset.Clip], spec: ModelSpec) -> list[dataset.Clip]:
+    if spec.trained_on_every_group:
+        return [clip for clip in clips if clip.group in spec.calibration.fitted_on["groups"]]
+    return held_out(clips, spec)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     float_copies = {name: LiteRTModel.load(WEIGHTS_DIR / f"{name}.keras", quantized=False) for name in served.models}
     reference = Recognizer(float_copies, True, served.familiarities)
     scanned = dataset.scan(SHARED_UCF14)
-    clips = sorted({clip for spec in served.specs.values() for clip in held_out(scanned, spec)},
+    clips = sorted({clip for spec in served.specs.values() for clip in compared(scanned, spec)},
                    key=lambda clip: str(clip.path))
     if args.per_class:
         clips = first_per_class(clips, args.per_class)
