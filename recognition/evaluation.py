@@ -27,7 +27,7 @@ import numpy as np
 
 from recognition.calibration import Calibration, tempered
 from recognition.familiarity import Familiarity, familiarity_path
-from recognition.metadata import MODEL_NAMES, ModelSpec, metadata_path
+from recognition.metadata import MODEL_NAMES, WEIGHTS_DIR, ModelSpec, metadata_path
 from recognition.metrics import accuracy_report, expected_calibration_error, reliability
 from recognition.pipeline import Recognizer
 from recognition.results import Recognition
@@ -210,6 +210,12 @@ RECIPE_SETTINGS_A_SPLIT_RUN_MAY_CHANGE = frozenset({"all_groups", "epochs", "mot
 the split run stops early on its held-out groups, the other runs the epochs it chose."""
 
 
+def _as_recorded(path: Path) -> str:
+    """`path` relative to the project's folder when it is inside it, so the metadata holds on any checkout."""
+    project, path = WEIGHTS_DIR.parent, Path(path).resolve()
+    return str(path.relative_to(project)) if path.is_relative_to(project) else str(path)
+
+
 def split_run_calibration(spec: ModelSpec, split_run: Path) -> Calibration:
     """The calibration of `split_run/<name>.json`, a run of the same recipe with groups held out.
 
@@ -230,7 +236,7 @@ def split_run_calibration(spec: ModelSpec, split_run: Path) -> Calibration:
     if differ:
         raise ValueError(f"{path} is not a split run of this recipe: {', '.join(sorted(differ))} differ")
     fitted_on = {**split.calibration.fitted_on,
-                 "split_run": {"training_groups": split.training["training_groups"], "file": str(path)}}
+                 "split_run": {"training_groups": split.training["training_groups"], "file": _as_recorded(path)}}
     return dataclasses.replace(split.calibration, fitted_on=fitted_on)
 
 

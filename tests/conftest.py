@@ -72,7 +72,7 @@ def synthetic_codec_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str,
 
 @pytest.fixture(scope="session")
 def real_codec_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Every format of `tests.real_world.CODECS`, from a held-out clip the models name confidently."""
+    """Every format of `tests.real_world.CODECS`, from a g21-g25 clip the models name confidently."""
     from tests.real_world import codec_copies
 
     if not UCF14.is_dir():

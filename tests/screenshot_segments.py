@@ -3,7 +3,7 @@
     python -m tests.screenshot_segments                 # writes docs/screenshot_segments.png
     python -m tests.screenshot_segments --width 390     # how a phone shows it
 
-Starts `python app.py` with the shipped models, joins held-out clips of several
+Starts `python app.py` with the shipped models, joins g21-g25 clips of several
 actions from ../shared into one video, recognizes it in headless Chromium and
 takes a full-page screenshot.
 """

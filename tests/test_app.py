@@ -140,7 +140,7 @@ def _recognize(page: Page) -> list[list[str]]:
 
 @pytest.fixture(scope="module")
 def long_video(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[float, float, str]]]:
-    """Held-out clips of several actions joined into one video."""
+    """Clips of g21-g25 of several actions joined into one video."""
     video = tmp_path_factory.mktemp("long") / "workout.mp4"
     return video, join_long_video(video)
 

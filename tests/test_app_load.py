@@ -151,7 +151,7 @@ def _assert_playable_h264(path: str) -> None:
 
 @pytest.mark.slow
 def test_fourteen_classes_and_six_bad_inputs_at_once_are_all_served(loaded_app: LoadedApp):
-    """Twenty people at once, as a public page gets them: a held-out clip of every class, and six mistakes.
+    """Twenty people at once, as a public page gets them: a g21-g25 clip of every class, and six mistakes.
 
     Each clip is first sent alone, so the test can tell that answers under load are the same.
     """

@@ -18,10 +18,10 @@ PROBABILITY_TOLERANCE = 1e-4
 INT8_WINDOW_TOLERANCE = 0.15
 INT8_VIDEO_TOLERANCE = 0.1
 """With the int8 heads that are served: the largest difference per class and window, and per class for the
-whole video (on all 213 held-out clips, `python -m bench.fidelity`: at most 0.085 and 0.063; 3 ConvLSTM
-labels and no LRCN one changed, each a close call; see docs/performance_round2.md)."""
+whole video (on all 213 clips of g21-g25, `python -m bench.fidelity --weights weights/split_run`: at most
+0.085 and 0.063; 3 ConvLSTM labels and no LRCN one changed, each a close call; docs/performance_round2.md)."""
 
-# One held-out clip per group g21-g25, of five different classes: long ones (several windows) and short ones.
+# One clip per group g21-g25, of five different classes: long ones (several windows) and short ones.
 SAME_ANSWER_CLIPS = ("PullUps/v_PullUps_g21_c01.mp4", "Lunges/v_Lunges_g22_c02.mp4", "Diving/v_Diving_g23_c04.mp4",
                      "JumpRope/v_JumpRope_g24_c01.mp4", "WallPushups/v_WallPushups_g25_c04.mp4")
 

@@ -82,7 +82,7 @@ def test_smoothing_pays_for_a_switch_only_when_the_windows_make_up_for_it():
 LONG_VIDEO_CLIPS = ("Swing/v_Swing_g21_c01.mp4", "Diving/v_Diving_g21_c02.mp4",
                     "HandstandPushups/v_HandStandPushups_g21_c03.mp4", "Surfing/v_Surfing_g21_c01.mp4",
                     "WallPushups/v_WallPushups_g21_c03.mp4", "SkyDiving/v_SkyDiving_g21_c01.mp4")
-"""Held-out clips that both models recognise on their own: joined, they test how the timeline is cut."""
+"""Clips of g21-g25 that both models recognise on their own: joined, they test how the timeline is cut."""
 
 
 def join_long_video(video: Path) -> list[tuple[float, float, str]]:
@@ -91,7 +91,7 @@ def join_long_video(video: Path) -> list[tuple[float, float, str]]:
 
 @pytest.fixture(scope="module")
 def long_video(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[float, float, str]]]:
-    """Held-out clips of several actions joined into one video, with each action's start, end and class."""
+    """Clips of g21-g25 of several actions joined into one video, with each action's start, end and class."""
     if not UCF14.is_dir():
         pytest.skip(f"needs the real UCF clips in {UCF14} (not in a fresh clone)")
     video = tmp_path_factory.mktemp("long") / "workout.mp4"

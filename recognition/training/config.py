@@ -1,4 +1,6 @@
-"""What a training run does: `TrainConfig`, whose defaults are the shipped recipe.
+"""What a training run does: `TrainConfig`, whose defaults are the shipped recipe as run on a split.
+
+The models that ship add `all_groups` and fixed epochs (docs/training.md).
 
 The command line builds its `train` flags from these fields (their metadata holds
 the flag's words), so each default lives here and nowhere else. The two
