@@ -32,14 +32,16 @@ from recognition.video import h264_writer, iter_frames
 
 SIZE, FPS, SECONDS = (320, 240), 25.0, 4.0
 
+_FORMAT = f"size={SIZE[0]}x{SIZE[1]}:rate={FPS:g}"
 PATTERNS = {
-    "grey screen": "color=c=gray:size=320x240:rate=25",
-    "still test pattern": "testsrc=size=320x240:rate=25:duration=4,select=eq(n\\,0),loop=100:1:0,setpts=N/25/TB",
-    "colour bars": "smptebars=size=320x240:rate=25",
-    "moving test pattern": "testsrc=size=320x240:rate=25",
-    "Mandelbrot zoom": "mandelbrot=size=320x240:rate=25",
+    "grey screen": f"color=c=gray:{_FORMAT}",
+    "still test pattern": f"testsrc={_FORMAT}:duration={SECONDS:g},select=eq(n\\,0),"
+                          f"loop={int(SECONDS * FPS)}:1:0,setpts=N/{FPS:g}/TB",
+    "colour bars": f"smptebars={_FORMAT}",
+    "moving test pattern": f"testsrc={_FORMAT}",
+    "Mandelbrot zoom": f"mandelbrot={_FORMAT}",
 }
-"""ffmpeg's generated sources (lavfi), each written for `SECONDS`."""
+"""ffmpeg's generated sources (lavfi), each written for `SECONDS` (a source that loops needs its own end)."""
 
 
 def generated(source: str, output: Path) -> Path:

@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 
 from recognition.metadata import SPLIT_RUN_DIR
-from tests.helpers import CONFIDENT_ACTION, UCF14, WEIGHTS, odd_inputs, pattern_clip, validation_clip, write_clip
+from tests.helpers import (
+    CONFIDENT_ACTION,
+    UCF14,
+    WEIGHTS,
+    missing_models,
+    odd_inputs,
+    pattern_clip,
+    validation_clip,
+    write_clip,
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -32,26 +41,25 @@ def synthetic_clip(tmp_path: Path) -> Path:
     return write_clip(tmp_path / "moving_square.avi")
 
 
+def _both_models(folder: Path):
+    from recognition import Recognizer
+
+    missing = missing_models(folder)
+    if missing:
+        pytest.skip(f"no trained weights for {', '.join(missing)} in {folder}")
+    return Recognizer.load(folder)
+
+
 @pytest.fixture(scope="session")
 def recognizer():
     """Both shipped models, loaded once for the whole test session."""
-    from recognition import MODEL_NAMES, Recognizer
-
-    missing = [name for name in MODEL_NAMES if not (WEIGHTS / f"{name}.keras").exists()]
-    if missing:
-        pytest.skip(f"no trained weights yet for {', '.join(missing)} in weights/")
-    return Recognizer.load(WEIGHTS)
+    return _both_models(WEIGHTS)
 
 
 @pytest.fixture(scope="session")
 def split_runs():
     """The shipped recipes trained without g21-g25 (`weights/split_run`): the models to measure on those groups."""
-    from recognition import MODEL_NAMES, Recognizer
-
-    missing = [name for name in MODEL_NAMES if not (SPLIT_RUN_DIR / f"{name}.keras").exists()]
-    if missing:
-        pytest.skip(f"no split run for {', '.join(missing)} in {SPLIT_RUN_DIR}")
-    return Recognizer.load(SPLIT_RUN_DIR)
+    return _both_models(SPLIT_RUN_DIR)
 
 
 @pytest.fixture(scope="session")

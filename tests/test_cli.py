@@ -23,6 +23,7 @@ from tests.helpers import (
     SHARED,
     UCF14,
     WEIGHTS,
+    missing_models,
     needs_ucf14,
     needs_weights,
     validation_clip,
@@ -94,7 +95,7 @@ def test_evaluate_reports_accuracy_on_held_out_groups_only(tmp_path: Path):
             (data / label / clip.name).symlink_to(clip)
         for clip in sorted((SHARED / "data/ucf14" / label).glob("*_g2[1-5]_*.mp4"))[:2]:
             (data / label / clip.name).symlink_to(clip)
-    if not (SPLIT_RUN_DIR / "lrcn.keras").exists():
+    if missing_models(SPLIT_RUN_DIR):
         pytest.skip(f"needs the split runs in {SPLIT_RUN_DIR}")
     done = run_cli("evaluate", "--data", str(data), "--weights", str(SPLIT_RUN_DIR), "--json",
                    "--out", str(tmp_path / "eval"))
