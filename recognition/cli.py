@@ -131,7 +131,8 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from recognition.litert import CACHE_DIR, export
+    from recognition.conversion import export
+    from recognition.litert import CACHE_DIR
 
     for name in args.models:
         model = args.weights / f"{name}.keras"

@@ -31,6 +31,7 @@ SHIFTS: dict[str, tuple[str, str]] = {
                 "drawtext=fontfile='{font}':text='SUBSCRIBE for more workouts':fontcolor=white:"
                 "fontsize=h/16:x=(w-text_w)/2:y=h*0.83,"
                 "drawbox=x=iw*0.82:y=ih*0.04:w=iw*0.14:h=ih*0.10:color=red@0.8:t=fill"),
+    "mirror": ("flipped left to right, as a phone's front camera films", "hflip"),
     "fast": ("played 1.5 times as fast", "setpts=PTS/1.5"),
     "slow": ("played at 2/3 speed", "setpts=PTS*1.5"),
 }

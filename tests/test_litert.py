@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from recognition import MODEL_NAMES, Recognizer
-from recognition.litert import FRAME_HEAD, SEQUENCE_HEAD, LiteRTModel, converted_path, int8_path
+from recognition.litert import LiteRTModel, converted_path
 from tests.helpers import ROOT, UCF14, WEIGHTS, needs_ucf14, needs_weights
 
 pytestmark = needs_weights
@@ -98,14 +98,3 @@ def test_predict_through_litert_never_imports_tensorflow(recognizer: Recognizer,
 def test_an_unknown_engine_is_refused():
     with pytest.raises(ValueError, match="unknown engine"):
         Recognizer.load(WEIGHTS, engine="onnx")
-
-
-def test_the_shipped_copies_sit_beside_the_models_under_their_digest(tmp_path: Path):
-    """Loading needs no conversion on a fresh machine: the copies ship in weights/, filed under the .keras digest."""
-    from recognition.litert import export
-
-    for name in MODEL_NAMES:
-        shipped = converted_path(WEIGHTS / f"{name}.keras", WEIGHTS)
-        assert shipped.exists() and shipped.with_suffix(".stem-weights").exists()
-        assert int8_path(shipped, SEQUENCE_HEAD).exists() and int8_path(shipped, FRAME_HEAD).exists()
-        assert export(WEIGHTS / f"{name}.keras", cache_dir=tmp_path) == shipped and not any(tmp_path.iterdir())

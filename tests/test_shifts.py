@@ -39,3 +39,10 @@ def test_a_letterboxed_copy_adds_bars_and_keeps_the_picture(clip: Path, tmp_path
 def test_an_unknown_shift_is_refused(clip: Path, tmp_path: Path):
     with pytest.raises(ValueError, match="unknown shift 'sepia'"):
         shifted_copy(clip, "sepia", tmp_path)
+
+
+def test_a_mirrored_copy_is_the_picture_flipped_left_to_right(clip: Path, tmp_path: Path):
+    copy = shifted_copy(clip, "mirror", tmp_path)
+    (_, picture), (_, mirrored) = next(iter_frames(clip)), next(iter_frames(copy))
+    assert np.abs(mirrored.astype(int) - picture[:, ::-1]).mean() < 6
+    assert np.abs(mirrored.astype(int) - picture).mean() > 20
