@@ -27,7 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from bench.inputs import SHARED_UCF14
 from recognition import Recognizer
-from recognition.evaluation import first_per_class, held_out
+from recognition.evaluation import first_per_class
 from recognition.litert import LiteRTModel
 from recognition.metadata import WEIGHTS_DIR, ModelSpec
 from recognition.training import dataset
@@ -41,7 +41,7 @@ def compared(clips: list[dataset.Clip], spec: ModelSpec) -> list[dataset.Clip]:
     if spec.trained_on_every_group:
         groups = spec.calibration.fitted_on.get("groups", ()) if spec.calibration else ()
         return [clip for clip in clips if clip.group in groups]
-    return held_out(clips, spec)
+    return dataset.held_out(clips, spec)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,12 +2,15 @@
 
     python -m bench.no_action                          # the shipped models; 2 to 3 minutes on 2 cores
     python -m bench.no_action --weights weights/split_run
+    python -m bench.no_action --footage DIR            # also every video in DIR, one row each
 
 Real clips of other actions are not in ../shared, so this measures what can be made from what is:
 a frame of a real clip frozen for 4 s (one clip per class), the frames of a real clip in random
 order, a grey screen, a still test pattern, colour bars, white noise, a moving test pattern and a
 Mandelbrot zoom. The clips are each class's first of g21-g25 (held out by the split runs; the
 shipped models trained on them, which makes their frames look more familiar, not less).
+`--footage DIR` adds real videos of anything but the 14 actions, which the user supplies
+(docs/trust.md names eight from Debian's and PyPI's packages).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from bench.inputs import SHARED_UCF14, validation_clips
 from recognition import Recognizer
 from recognition.metadata import WEIGHTS_DIR, display_name
-from recognition.video import h264_writer, iter_frames
+from recognition.video import VideoError, h264_writer, iter_frames
 
 SIZE, FPS, SECONDS = (320, 240), 25.0, 4.0
 
@@ -86,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", type=Path, default=WEIGHTS_DIR)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--footage", type=Path, help="a folder of real videos of none of the 14 actions")
     args = parser.parse_args(argv)
     if not SHARED_UCF14.is_dir():
         print(f"this benchmark needs the UCF clips in {SHARED_UCF14}", file=sys.stderr)
@@ -101,7 +105,29 @@ def main(argv: list[str] | None = None) -> int:
                 for name, result in recognizer.recognize(video).models.items():
                     known[name] += result.known
             print(f"| {kind} | " + " | ".join(f"{known[name]} of {len(videos)}" for name in names) + " |", flush=True)
+    if args.footage is not None:
+        print_footage(recognizer, sorted(p for p in args.footage.iterdir() if p.is_file()))
     return 0
+
+
+def print_footage(recognizer: Recognizer, videos: list[Path]) -> None:
+    """One row per video: each model's closest action, its calibrated confidence, and whether it is called known."""
+    names = list(recognizer.models)
+    print("\n| video | " + " | ".join(display_name(name) for name in names) + " |")
+    print("|---|" + "---|" * len(names))
+    known = dict.fromkeys(names, 0)
+    for video in videos:
+        try:
+            results = recognizer.recognize(video).models
+        except VideoError as error:
+            print(f"| {video.name} | {error} |")
+            continue
+        for name, result in results.items():
+            known[name] += result.known
+        print(f"| {video.name} | " + " | ".join(
+            f"{'known' if r.known else 'not known'} ({r.label} {r.confidence:.0%})" for r in results.values()) + " |",
+            flush=True)
+    print("| called known | " + " | ".join(f"{known[name]} of {len(videos)}" for name in names) + " |")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from bench.inputs import SHARED_UCF14
 from recognition import Recognizer
 from recognition.calibration import clip_probabilities, tempered
-from recognition.evaluation import first_per_class, trained_on
+from recognition.evaluation import first_per_class
 from recognition.metadata import MODEL_NAMES, SPLIT_RUN_DIR, WEIGHTS_DIR, display_name
 from recognition.training import dataset
 
@@ -36,8 +36,8 @@ def shared_training_clips(recognizers: dict[str, Recognizer], name: str, per_cla
     """Up to `per_class` clips per class that every model trained on and none keeps as a reference."""
     clips = dataset.scan(SHARED_UCF14)
     specs = [recognizer.specs[name] for recognizer in recognizers.values()]
-    trained = [set(trained_on(clips, spec)) for spec in specs]
-    references = {c for spec in specs for c in first_per_class(trained_on(clips, spec), REFERENCES_PER_CLASS)}
+    trained = [set(dataset.trained_on(clips, spec)) for spec in specs]
+    references = {c for spec in specs for c in first_per_class(dataset.trained_on(clips, spec), REFERENCES_PER_CLASS)}
     return first_per_class([c for c in clips if all(c in seen for seen in trained) and c not in references], per_class)
 
 

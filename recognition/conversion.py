@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from recognition.engine import weights_digest
-from recognition.evaluation import trained_on
 from recognition.litert import (
     CACHE_DIR,
     FRAME_HEAD,
@@ -24,9 +23,10 @@ from recognition.litert import (
     SEQUENCE_HEAD,
     STEM,
     STEM_SUFFIX,
+    NotConverted,
     converted_path,
+    find_converted,
     int8_path,
-    is_complete,
 )
 from recognition.metadata import ModelSpec, metadata_path
 from recognition.training import dataset
@@ -42,7 +42,7 @@ def calibration_frames(model_path: Path, data_dir: Path, count: int = CALIBRATIO
     Two frames a clip (at a third and two thirds of it), from clips spread over every class and group.
     """
     spec = ModelSpec.load(metadata_path(model_path))
-    clips = trained_on(dataset.scan(Path(data_dir)), spec)
+    clips = dataset.trained_on(dataset.scan(Path(data_dir)), spec)
     if not clips:
         raise ValueError(f"{data_dir} has no clips of the classes {Path(model_path).name} was trained on")
     frames = []
@@ -156,12 +156,10 @@ def export(model_path: Path, cache_dir: Path = CACHE_DIR, data_dir: Path | None 
     A copy is filed under the `.keras` file's digest, so a retrained model never runs an old copy.
     With `data_dir` (the clips the model was trained on), it also gets its calibrated int8 frame head.
     """
-    calibrated = data_dir is not None
-    shipped = converted_path(model_path, Path(model_path).parent)
-    if is_complete(shipped, calibrated):
-        return shipped
-    path = converted_path(model_path, cache_dir)
-    if not is_complete(path, calibrated):
+    try:
+        return find_converted(model_path, cache_dir, frame_head=data_dir is not None)
+    except NotConverted:
+        path = converted_path(model_path, cache_dir)
         logging.getLogger(__name__).warning("converting %s for LiteRT into %s (once per model file; a minute "
                                             "or more)", model_path, path.parent)
         convert(model_path, path, None if data_dir is None else calibration_frames(model_path, data_dir))

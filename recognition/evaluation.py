@@ -37,18 +37,6 @@ from recognition.training.config import TrainConfig
 from recognition.video import VideoError
 
 
-def held_out(clips: list[dataset.Clip], spec: ModelSpec) -> list[dataset.Clip]:
-    """Clips of known classes from groups the model did not train on."""
-    trained = set(spec.training.get("training_groups", []))
-    return [c for c in clips if c.group not in trained and c.label in spec.classes]
-
-
-def trained_on(clips: list[dataset.Clip], spec: ModelSpec) -> list[dataset.Clip]:
-    """Clips of known classes from the groups the model trained on."""
-    trained = set(spec.training.get("training_groups", []))
-    return [c for c in clips if c.group in trained and c.label in spec.classes]
-
-
 def first_per_class(clips: list[dataset.Clip], count: int) -> list[dataset.Clip]:
     """Up to `count` clips of each class, taken from each group in turn (a fixed, spread-out subset)."""
     by_class: dict[str, dict[int, list[dataset.Clip]]] = {}
@@ -131,7 +119,7 @@ def held_out_windows(recognizer: Recognizer, data_dir: Path, shift: str | None =
                      per_class: int | None = None) -> dict[str, HeldOut]:
     """Per model: its held-out clips that decoded, with what the model made of each one's windows."""
     clips = dataset.scan(data_dir)
-    chosen = {name: held_out(clips, spec) for name, spec in recognizer.specs.items()}
+    chosen = {name: dataset.held_out(clips, spec) for name, spec in recognizer.specs.items()}
     if per_class:
         chosen = {name: first_per_class(picked, per_class) for name, picked in chosen.items()}
     wanted = sorted({c for picked in chosen.values() for c in picked}, key=lambda c: str(c.path))
@@ -251,7 +239,7 @@ def calibrate(weights_dir: Path, data_dir: Path, references_per_class: int | Non
     """
     recognizer = Recognizer.load(weights_dir, names, calibrated=False)
     clips = dataset.scan(data_dir)
-    trained = {name: trained_on(clips, spec) for name, spec in recognizer.specs.items()}
+    trained = {name: dataset.trained_on(clips, spec) for name, spec in recognizer.specs.items()}
     if references_per_class:
         trained = {name: first_per_class(picked, references_per_class) for name, picked in trained.items()}
     descriptors: dict[str, list[list[np.ndarray]]] = {name: [] for name in recognizer.models}

@@ -10,8 +10,7 @@ convolutions in about half TensorFlow's time, and serving then never imports
 TensorFlow, which takes seconds.
 
 The copies are filed under the `.keras` file's SHA-256, beside it (as shipped) or
-in a cache folder: a retrained model gets its own. Where neither has one, the
-first `load()` converts (a minute or two, with TensorFlow) and later ones reuse it.
+in a cache folder: a retrained model gets its own.
 """
 
 from __future__ import annotations
@@ -61,14 +60,17 @@ def is_complete(converted: Path, frame_head: bool = False) -> bool:
             and (not frame_head or int8_path(converted, FRAME_HEAD).exists()))
 
 
-def shipped_or_cached(model_path: Path, cache_dir: Path = CACHE_DIR) -> Path:
-    """The LiteRT copy of `model_path`: the one shipped beside it, else the cache's, converted now if need be."""
-    shipped = converted_path(model_path, Path(model_path).parent)
-    if is_complete(shipped):
-        return shipped
-    from recognition.conversion import export  # TensorFlow: only when no copy exists yet
+class NotConverted(FileNotFoundError):
+    """A model with no LiteRT copy yet, beside it or in the cache (`recognition.conversion.export` makes one)."""
 
-    return export(model_path, cache_dir)
+
+def find_converted(model_path: Path, cache_dir: Path = CACHE_DIR, frame_head: bool = False) -> Path:
+    """The complete LiteRT copy of `model_path`: the one shipped beside it, else the cache's."""
+    for folder in (Path(model_path).parent, Path(cache_dir)):
+        converted = converted_path(model_path, folder)
+        if is_complete(converted, frame_head):
+            return converted
+    raise NotConverted(f"{model_path} has no LiteRT copy yet (python -m recognition export makes one)")
 
 
 def _threads() -> int:
@@ -80,14 +82,14 @@ class LiteRTModel(EngineModel):
 
     @classmethod
     def load(cls, path: Path, cache_dir: Path = CACHE_DIR, quantized: bool = True) -> "LiteRTModel":
-        """Load the LiteRT copy of the `.keras` file at `path`, converting it first if the cache has none.
+        """Load the LiteRT copy of the `.keras` file at `path` (`NotConverted` where there is none yet).
 
         Its sequence head runs in int8, and its frame head too where the copy has a calibrated one,
         unless `quantized` is False: float throughout, as converted.
         """
         from ai_edge_litert.interpreter import Interpreter
 
-        converted = shipped_or_cached(path, cache_dir)
+        converted = find_converted(path, cache_dir)
         spec = ModelSpec.load(metadata_path(path))
         interpreter = Interpreter(str(converted), num_threads=_threads())
         runners = {name: interpreter.get_signature_runner(name) for name in interpreter.get_signature_list()}

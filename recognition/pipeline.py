@@ -32,7 +32,7 @@ import numpy as np
 from recognition.annotate import AnnotatedVideos
 from recognition.engine import EngineModel, stem_fingerprint, weights_digest
 from recognition.familiarity import Familiarity, familiarity_path, window_parts
-from recognition.litert import LiteRTModel
+from recognition.litert import LiteRTModel, NotConverted
 from recognition.metadata import MODEL_NAMES, WEIGHTS_DIR, ModelSpec, display_name, metadata_path
 from recognition.motion import FlowTracker
 from recognition.progress import Progress
@@ -140,6 +140,20 @@ class LoadedModel(EngineModel):
                    run_motion_encoder, lambda features: score([tf.constant(f, tf.float32) for f in features]).numpy())
 
 
+def _load_litert(path: Path) -> LiteRTModel:
+    """The LiteRT copy of a model; where it has none yet (a model trained here), converted first, into the cache.
+
+    Conversion takes a minute or two with TensorFlow, once per model file.
+    """
+    try:
+        return LiteRTModel.load(path)
+    except NotConverted:
+        from recognition.conversion import export
+
+        export(path)
+        return LiteRTModel.load(path)
+
+
 class Recognizer:
     """Loads the shipped models once; `recognize()` runs them on a video."""
 
@@ -168,7 +182,7 @@ class Recognizer:
             raise FileNotFoundError(f"no trained model for {', '.join(missing)} in {weights_dir}")
         if engine == "auto":
             engine = "litert" if importlib.util.find_spec("ai_edge_litert") else "keras"
-        load = LiteRTModel.load if engine == "litert" else LoadedModel.load
+        load = _load_litert if engine == "litert" else LoadedModel.load
         familiar = {name: familiarity_path(weights_dir / f"{name}.keras") for name in names} if calibrated else {}
         return cls({name: load(weights_dir / f"{name}.keras") for name in names}, calibrated,
                    {name: Familiarity.load(path) for name, path in familiar.items() if path.exists()})

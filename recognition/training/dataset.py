@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from recognition.metadata import ModelSpec
 from recognition.video import VIDEO_SUFFIXES
 
 _GROUP = re.compile(r"_g(\d+)_", re.IGNORECASE)
@@ -44,6 +45,18 @@ def scan(data_dir: Path) -> list[Clip]:
     if not clips:
         raise FileNotFoundError(f"{data_dir}: no clips found (expected <Class>/*.mp4 or *.avi)")
     return clips
+
+
+def held_out(clips: Iterable[Clip], spec: ModelSpec) -> list[Clip]:
+    """Clips of the model's classes from groups it did not train on."""
+    trained = set(spec.training.get("training_groups", []))
+    return [c for c in clips if c.group not in trained and c.label in spec.classes]
+
+
+def trained_on(clips: Iterable[Clip], spec: ModelSpec) -> list[Clip]:
+    """Clips of the model's classes from the groups it trained on."""
+    trained = set(spec.training.get("training_groups", []))
+    return [c for c in clips if c.group in trained and c.label in spec.classes]
 
 
 def class_names(clips: Iterable[Clip]) -> tuple[str, ...]:

@@ -2,7 +2,16 @@ from pathlib import Path
 
 import pytest
 
-from recognition.training.dataset import class_names, default_validation_groups, group_of, scan, split_by_group
+from recognition.metadata import ModelSpec, SamplingSpec
+from recognition.training.dataset import (
+    class_names,
+    default_validation_groups,
+    group_of,
+    held_out,
+    scan,
+    split_by_group,
+    trained_on,
+)
 from tests.helpers import UCF14, needs_ucf14
 
 
@@ -33,6 +42,13 @@ def test_split_never_puts_a_group_on_both_sides(tmp_path: Path):
     train, validation = split_by_group(clips, (21, 22))
     assert {c.group for c in train}.isdisjoint({c.group for c in validation})
     assert len(train) == 3 and len(validation) == 2
+
+
+def test_a_models_clips_are_told_apart_by_the_groups_and_classes_it_trained_on(tmp_path: Path):
+    clips = scan(make_tree(tmp_path))
+    spec = ModelSpec("lrcn", "test", ("Diving",), 224, SamplingSpec(), training={"training_groups": [8, 9]})
+    assert [(c.label, c.group) for c in trained_on(clips, spec)] == [("Diving", 8), ("Diving", 9)]
+    assert [(c.label, c.group) for c in held_out(clips, spec)] == [("Diving", 21)]
 
 
 def test_empty_folder_is_reported(tmp_path: Path):
