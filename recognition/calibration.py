@@ -25,6 +25,9 @@ TEMPERATURES = np.exp(np.linspace(np.log(0.1), np.log(5.0), 161))
 """The grid searched for the temperature (fine enough: ECE moves by < 0.005 between neighbours)."""
 KNOWN_SHARE = 0.95
 """Share of held-out clips of known actions that must stay "known": sets the threshold."""
+FAMILIARITY_SHARE = 0.8
+"""Of the held-out clips let go, the share that familiarity lets go (the rest, confidence): on real footage of
+other things it tells them from the actions better than the confidence does (docs/trust.md)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,13 +56,13 @@ class Calibration:
     @classmethod
     def fit(cls, window_probabilities: Sequence[np.ndarray], labels: np.ndarray, groups: np.ndarray,
             window_familiarity: Sequence[np.ndarray | None] | None = None,
-            known_share: float = KNOWN_SHARE) -> "Calibration":
+            known_share: float = KNOWN_SHARE, familiarity_share: float = FAMILIARITY_SHARE) -> "Calibration":
         """Fit on held-out clips: each clip's raw window probabilities (windows, classes), its label and UCF group.
 
         The temperature minimises the negative log-likelihood of the clip-level answers. The
         thresholds keep `known_share` of the clips "known"; with each clip's window familiarity
-        too, the clips let go are split evenly between the two tests: familiarity first, then the
-        confidence threshold is the highest that still keeps `known_share`. `fitted_on` also records
+        too, familiarity lets go `familiarity_share` of the clips let go, then the confidence threshold
+        is the highest that still keeps `known_share`. `fitted_on` also records
         the calibration error measured honestly, by leaving one group out at a time: fitted on the
         other groups, measured on the one left out.
         """
@@ -70,7 +73,7 @@ class Calibration:
         familiarity_threshold = None
         if window_familiarity is not None and all(f is not None for f in window_familiarity):
             familiarity = np.array([f.mean() for f in window_familiarity])
-            familiarity_threshold = _floor(float(np.quantile(familiarity, (1.0 - known_share) / 2)))
+            familiarity_threshold = _floor(float(np.quantile(familiarity, (1.0 - known_share) * familiarity_share)))
             familiar_enough = familiarity >= familiarity_threshold
         kept = int(np.ceil(known_share * len(labels)))
         passing = np.sort(confidences[familiar_enough])[::-1]

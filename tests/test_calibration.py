@@ -50,6 +50,18 @@ def test_the_threshold_keeps_the_asked_share_known():
     assert calibration.fitted_on["known_share"] == pytest.approx(known.mean())
 
 
+def test_familiarity_lets_go_its_share_and_confidence_the_rest():
+    windows, labels, groups = overconfident_clips()
+    clip_familiarity = np.random.default_rng(1).uniform(0.5, 1.0, len(windows))
+    familiarity = [np.full(len(w), f) for w, f in zip(windows, clip_familiarity)]
+    calibration = Calibration.fit(windows, labels, groups, familiarity, known_share=0.9, familiarity_share=0.8)
+    confidences = clip_probabilities(windows, calibration.temperature).max(axis=1)
+    unfamiliar = clip_familiarity < calibration.familiarity_threshold
+    known = np.array([calibration.is_known(c, f) for c, f in zip(confidences, clip_familiarity)])
+    assert unfamiliar.mean() == pytest.approx(0.08, abs=0.01)
+    assert known.mean() == pytest.approx(0.9, abs=0.01) and not known[unfamiliar].any()
+
+
 def test_reliability_bins_and_error_of_a_perfectly_calibrated_set():
     probabilities = np.array([[0.75, 0.25]] * 4 + [[0.25, 0.75]] * 4)
     labels = np.array([0, 0, 0, 1, 1, 1, 1, 0])
