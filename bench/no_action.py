@@ -10,7 +10,7 @@ order, a grey screen, a still test pattern, colour bars, white noise, a moving t
 Mandelbrot zoom. The clips are each class's first of g21-g25 (held out by the split runs; the
 shipped models trained on them, which makes their frames look more familiar, not less).
 `--footage DIR` adds real videos of anything but the 14 actions, which the user supplies
-(docs/trust.md names eight from Debian's and PyPI's packages).
+(`bench/other_footage.sh DIR` collects 30 from Debian's and PyPI's packages; docs/trust.md).
 """
 
 from __future__ import annotations

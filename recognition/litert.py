@@ -53,7 +53,7 @@ def int8_path(converted: Path, part: str) -> Path:
     return Path(converted).with_suffix(INT8_SUFFIXES[part])
 
 
-def is_complete(converted: Path, frame_head: bool = False) -> bool:
+def _is_complete(converted: Path, frame_head: bool = False) -> bool:
     """Whether a converted copy has everything serving reads (and, with `frame_head`, the int8 frame head)."""
     return (converted.exists() and converted.with_suffix(STEM_SUFFIX).exists()
             and int8_path(converted, SEQUENCE_HEAD).exists()
@@ -68,7 +68,7 @@ def find_converted(model_path: Path, cache_dir: Path = CACHE_DIR, frame_head: bo
     """The complete LiteRT copy of `model_path`: the one shipped beside it, else the cache's."""
     for folder in (Path(model_path).parent, Path(cache_dir)):
         converted = converted_path(model_path, folder)
-        if is_complete(converted, frame_head):
+        if _is_complete(converted, frame_head):
             return converted
     raise NotConverted(f"{model_path} has no LiteRT copy yet (python -m recognition export makes one)")
 
