@@ -1,4 +1,4 @@
-"""Command line: `python -m recognition predict|train|evaluate|export ...`."""
+"""Command line: `python -m recognition predict|train|evaluate|export|calibrate|join ...`."""
 
 from __future__ import annotations
 
@@ -166,6 +166,19 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _join(args: argparse.Namespace) -> int:
+    from recognition.training.join import join
+
+    try:
+        spec = join(args.models, args.out)
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"saved {args.out / spec.name}.keras: {spec.training['hyperparameters']['members']} members "
+          f"(calibrate it next: python -m recognition calibrate --weights {args.out} --models {spec.name})")
+    return 0
+
+
 def _train_config(args: argparse.Namespace) -> TrainConfig:
     """A `TrainConfig` from the flags given; every other field keeps its default (settings nested in a
     field, such as `sampling.num_frames`, replace only themselves)."""
@@ -266,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train one model on a UCF-style folder (see docs/training.md)")
     _add_flags(train, TrainConfig)
     train.set_defaults(run=_train)
+
+    join = commands.add_parser("join", help="join models of one architecture, trained in separate runs, "
+                                            "into one model with all their members")
+    join.add_argument("models", nargs="+", type=Path, metavar="MODEL.keras")
+    join.add_argument("--out", type=Path, required=True, help="where the joined model and its metadata go")
+    join.set_defaults(run=_join)
     return parser
 
 

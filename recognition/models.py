@@ -26,6 +26,8 @@ always frozen: training runs it in inference mode and fits only what comes after
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 from keras import layers
 
@@ -37,6 +39,7 @@ from recognition.contract import (
     MOTION_SEQUENCE_HEAD,
     SEQUENCE_HEAD,
     STEM,
+    split,
 )
 
 
@@ -123,6 +126,9 @@ def map_differences(x):
     return layers.ZeroPadding3D(((1, 0), (0, 0), (0, 0)))(layers.Subtract()([later, earlier]))
 
 
+FUSED = "fused"
+"""The softmax over the mean of the streams' logits, in a model with several streams or members."""
+
 FLOW_SCALE = 0.7
 """Brings Farneback flow (in pixels of a 56-px field) to about unit spread."""
 
@@ -181,27 +187,77 @@ def assemble(architecture: str, stem: keras.Model, trainables: list[keras.Model]
     so a class that every stream finds likely beats one that a single stream is
     sure of (on g21-g25 it beat averaging probabilities in both trained LRCNs).
     """
+    return _assembled(architecture, stem, Members(
+        [t.get_layer(FRAME_HEAD).layer for t in trainables], [t.get_layer(SEQUENCE_HEAD) for t in trainables],
+        [m.get_layer(MOTION_ENCODER).layer for m in motion_streams],
+        [m.get_layer(MOTION_SEQUENCE_HEAD) for m in motion_streams]), num_frames)
+
+
+@dataclasses.dataclass(frozen=True)
+class Members:
+    """A model's trained parts, member by member: per-frame encoders and the heads over their windows."""
+
+    frame_heads: list[keras.Model]
+    sequence_heads: list[keras.Model]
+    motion_encoders: list[keras.Model]
+    motion_heads: list[keras.Model]
+
+    def __add__(self, other: "Members") -> "Members":
+        return Members(*(ours + theirs for ours, theirs in zip(dataclasses.astuple(self), dataclasses.astuple(other))))
+
+
+def members(model: keras.Model) -> Members:
+    """The members of a model built by `assemble` (saved and loaded, or not); their heads end in logits."""
+    parts = split(model)
+    head_layers = [layer for layer in parts.sequence_head.layers if isinstance(layer, keras.Model)]
+    if FUSED not in {layer.name for layer in parts.sequence_head.layers}:  # one member, one stream
+        head_layers = [parts.sequence_head]
+    return Members(
+        _each_member(parts.frame_head, FRAME_HEAD),
+        [h for h in head_layers if not h.name.startswith(MOTION_SEQUENCE_HEAD)],
+        _each_member(parts.motion_encoder, "motion_frame") if parts.motion_encoder is not None else [],
+        [h for h in head_layers if h.name.startswith(MOTION_SEQUENCE_HEAD)],
+    )
+
+
+def join(architecture: str, models: list[keras.Model], num_frames: int) -> keras.Model:
+    """One model whose members are every member of `models` (trained apart, on the same stem).
+
+    It fuses them as `assemble` fuses the members it trains: by their mean logits.
+    """
+    each = [members(model) for model in models]
+    if len({bool(m.motion_heads) for m in each}) > 1:
+        raise ValueError("every model joined needs a motion stream, or none")
+    return _assembled(architecture, split(models[0]).stem, sum(each[1:], each[0]), num_frames)
+
+
+def _each_member(encoder: keras.Model, name: str) -> list[keras.Model]:
+    """A (possibly joined, see `_joined`) per-frame encoder's members."""
+    joined = [layer for layer in encoder.layers if layer.name.startswith(f"{name}_") and isinstance(layer, keras.Model)]
+    return joined or [encoder]
+
+
+def _assembled(architecture: str, stem: keras.Model, parts: Members, num_frames: int) -> keras.Model:
     frames = keras.Input((num_frames, *stem.input.shape[1:]), name="frames")
-    frame_head = _joined([t.get_layer(FRAME_HEAD).layer for t in trainables], stem.output.shape[1:], FRAME_HEAD)
+    frame_head = _joined(parts.frame_heads, stem.output.shape[1:], FRAME_HEAD)
     encoder_input = keras.Input(stem.input.shape[1:], name="frame")
     encoder = keras.Model(encoder_input, frame_head(stem(encoder_input)), name=f"{FRAME_ENCODER}_model")
     vectors = layers.TimeDistributed(encoder, name=FRAME_ENCODER)(frames)
-    appearance_heads = [t.get_layer(SEQUENCE_HEAD) for t in trainables]
-    if len(appearance_heads) == 1 and not motion_streams:
-        return keras.Model(frames, appearance_heads[0](vectors), name=architecture)
+    if len(parts.sequence_heads) == 1 and not parts.motion_heads:
+        return keras.Model(frames, parts.sequence_heads[0](vectors), name=architecture)
 
     appearance_input = keras.Input(tuple(vectors.shape[1:]), name="frame_vectors")
-    appearance_logits = _member_logits(appearance_input, appearance_heads)
-    if not motion_streams:
+    appearance_logits = _member_logits(appearance_input, parts.sequence_heads, SEQUENCE_HEAD)
+    if not parts.motion_heads:
         head = keras.Model(appearance_input, _fused(appearance_logits), name=SEQUENCE_HEAD)
         return keras.Model(frames, head(vectors), name=architecture)
 
-    flows = keras.Input(motion_streams[0].input.shape[1:], name="flows")
-    motion_frame = _joined([m.get_layer(MOTION_ENCODER).layer for m in motion_streams],
-                           motion_streams[0].input.shape[2:], "motion_frame")
+    flow_field = parts.motion_encoders[0].input.shape[1:]
+    flows = keras.Input((num_frames, *flow_field), name="flows")
+    motion_frame = _joined(parts.motion_encoders, flow_field, "motion_frame")
     motion_vectors = layers.TimeDistributed(motion_frame, name=MOTION_ENCODER)(flows)
     motion_input = keras.Input(tuple(motion_vectors.shape[1:]), name="motion_vectors")
-    motion_logits = _member_logits(motion_input, [m.get_layer(MOTION_SEQUENCE_HEAD) for m in motion_streams])
+    motion_logits = _member_logits(motion_input, parts.motion_heads, MOTION_SEQUENCE_HEAD)
     head = keras.Model([appearance_input, motion_input], _fused(appearance_logits + motion_logits),
                        name=SEQUENCE_HEAD)
     return keras.Model([frames, flows], head([vectors, motion_vectors]), name=architecture)
@@ -209,7 +265,7 @@ def assemble(architecture: str, stem: keras.Model, trainables: list[keras.Model]
 
 def _fused(logits: list) -> keras.KerasTensor:
     """The softmax of the streams' mean logits."""
-    return layers.Activation("softmax", name="fused")(layers.Average()(logits))
+    return layers.Activation("softmax", name=FUSED)(layers.Average()(logits))
 
 
 def _joined(encoders: list[keras.Model], input_shape: tuple, name: str) -> keras.Model:
@@ -221,19 +277,20 @@ def _joined(encoders: list[keras.Model], input_shape: tuple, name: str) -> keras
     return keras.Model(x, layers.Concatenate()(outputs), name=name)
 
 
-def _member_logits(vectors, heads: list[keras.Model]) -> list:
+def _member_logits(vectors, heads: list[keras.Model], name: str) -> list:
     """Each head's logits on its own slice of the concatenated per-frame vectors."""
     logits, offset = [], 0
     for number, head in enumerate(heads, 1):
-        width = head.input.shape[-1]
+        width = head.inputs[0].shape[-1]
         part = vectors if len(heads) == 1 else vectors[..., offset : offset + width]
-        logits.append(_logits(head, f"{head.name}_{number}_logits")(part))
+        logits.append(_logits(head, f"{name}_{number}_logits")(part))
         offset += width
     return logits
 
 
 def _logits(head: keras.Model, name: str) -> keras.Model:
-    """`head` without its final softmax: its last Dense layer copied without the activation."""
+    """`head` without its final softmax: its last Dense layer copied without the activation (a head that
+    already ends in logits is copied as it is)."""
     classifier = head.layers[-1]
     copy = layers.Dense(classifier.units, name=f"{name}_dense")
     outputs = copy(classifier.input)

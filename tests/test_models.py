@@ -67,3 +67,31 @@ def test_one_stream_model_takes_frames_only(stem_and_backbone):
 
     frames, _ = random_inputs()
     np.testing.assert_allclose(np.asarray(model(frames)), np.asarray(member(stem_features(stem, frames))), atol=1e-5)
+
+
+def test_models_trained_apart_join_into_one_that_fuses_all_their_streams(stem_and_backbone, tmp_path):
+    stem, _ = stem_and_backbone
+    runs = [models.assemble("convlstm", stem, [appearance_stream(stem_and_backbone, "convlstm")], FRAMES,
+                            [models.build_motion_stream(FRAMES, 56, CLASSES)]) for _ in range(2)]
+    for number, run in enumerate(runs):  # as `join` gets them: saved by their runs, loaded apart
+        run.save(tmp_path / f"run{number}.keras")
+    loaded = [keras.saving.load_model(tmp_path / f"run{number}.keras", compile=False) for number in range(2)]
+    joined = models.join("convlstm", loaded, FRAMES)
+
+    frames, flows = random_inputs()
+    expected = geometric_mean([np.asarray(run([frames, flows])) for run in runs])
+    np.testing.assert_allclose(np.asarray(joined([frames, flows])), expected, atol=1e-5)
+    parts = models.members(joined)
+    assert [len(p) for p in (parts.frame_heads, parts.sequence_heads, parts.motion_encoders, parts.motion_heads)] \
+        == [2, 2, 2, 2]
+    again = models.join("convlstm", [joined, loaded[0]], FRAMES)  # a joined model joins like any other
+    assert len(models.members(again).sequence_heads) == 3
+
+
+def test_a_model_with_a_motion_stream_does_not_join_one_without(stem_and_backbone):
+    stem, _ = stem_and_backbone
+    with_motion = models.assemble("lrcn", stem, [appearance_stream(stem_and_backbone)], FRAMES,
+                                  [models.build_motion_stream(FRAMES, 56, CLASSES)])
+    without = models.assemble("lrcn", stem, [appearance_stream(stem_and_backbone)], FRAMES)
+    with pytest.raises(ValueError, match="motion stream"):
+        models.join("lrcn", [with_motion, without], FRAMES)

@@ -79,9 +79,11 @@ def test_models_on_one_frozen_stem_share_it_and_get_the_same_answers(recognizer:
     assert len(set(stems.values())) == 1, "the shipped models are trained on the same frozen stem"
     apart = Recognizer({name: dataclasses.replace(model, stem_id=name) for name, model in recognizer.models.items()})
     shared, separate = recognizer.recognize(synthetic_clip), apart.recognize(synthetic_clip)
+    # Each model's LiteRT copy holds its own conversion of the stem; two conversions differ by float noise
+    # (about 1e-6), which an int8 frame head can round one quantization step apart.
     for name in MODEL_NAMES:
         np.testing.assert_allclose(shared.models[name].timeline[0].probabilities,
-                                   separate.models[name].timeline[0].probabilities, atol=1e-5)
+                                   separate.models[name].timeline[0].probabilities, atol=5e-3)
 
 
 def test_models_that_take_the_same_flow_share_its_computation(recognizer: Recognizer, synthetic_clip: Path,
