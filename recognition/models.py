@@ -128,6 +128,8 @@ def map_differences(x):
 
 FUSED = "fused"
 """The softmax over the mean of the streams' logits, in a model with several streams or members."""
+MOTION_FRAME = "motion_frame"
+"""A motion stream's per-field CNN (several members': one model of that name holding `motion_frame_<n>`)."""
 
 FLOW_SCALE = 0.7
 """Brings Farneback flow (in pixels of a 56-px field) to about unit spread."""
@@ -144,7 +146,7 @@ def build_motion_stream(num_frames: int, field_size: int, num_classes: int) -> k
     for filters in (32, 64, 128):
         x = layers.MaxPooling2D()(_conv_bn_relu(x, filters))
     x = layers.GlobalAveragePooling2D()(_conv_bn_relu(x, 128))
-    frame_motion = keras.Model(field, x, name="motion_frame")
+    frame_motion = keras.Model(field, x, name=MOTION_FRAME)
 
     flows = keras.Input((num_frames, field_size, field_size, 2), name="flows")
     vectors = layers.TimeDistributed(frame_motion, name=MOTION_ENCODER)(flows)
@@ -215,7 +217,7 @@ def members(model: keras.Model) -> Members:
     return Members(
         _each_member(parts.frame_head, FRAME_HEAD),
         [h for h in head_layers if not h.name.startswith(MOTION_SEQUENCE_HEAD)],
-        _each_member(parts.motion_encoder, "motion_frame") if parts.motion_encoder is not None else [],
+        _each_member(parts.motion_encoder, MOTION_FRAME) if parts.motion_encoder is not None else [],
         [h for h in head_layers if h.name.startswith(MOTION_SEQUENCE_HEAD)],
     )
 
@@ -252,9 +254,9 @@ def _assembled(architecture: str, stem: keras.Model, parts: Members, num_frames:
         head = keras.Model(appearance_input, _fused(appearance_logits), name=SEQUENCE_HEAD)
         return keras.Model(frames, head(vectors), name=architecture)
 
-    flow_field = parts.motion_encoders[0].input.shape[1:]
+    flow_field = parts.motion_encoders[0].inputs[0].shape[1:]
     flows = keras.Input((num_frames, *flow_field), name="flows")
-    motion_frame = _joined(parts.motion_encoders, flow_field, "motion_frame")
+    motion_frame = _joined(parts.motion_encoders, flow_field, MOTION_FRAME)
     motion_vectors = layers.TimeDistributed(motion_frame, name=MOTION_ENCODER)(flows)
     motion_input = keras.Input(tuple(motion_vectors.shape[1:]), name="motion_vectors")
     motion_logits = _member_logits(motion_input, parts.motion_heads, MOTION_SEQUENCE_HEAD)
