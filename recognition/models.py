@@ -225,11 +225,10 @@ def members(model: keras.Model) -> Members:
 def join(architecture: str, models: list[keras.Model], num_frames: int) -> keras.Model:
     """One model whose members are every member of `models` (trained apart, on the same stem).
 
-    It fuses them as `assemble` fuses the members it trains: by their mean logits.
+    It fuses them as `assemble` fuses the members it trains: by their mean logits (a member
+    without a motion stream adds its appearance stream only).
     """
     each = [members(model) for model in models]
-    if len({bool(m.motion_heads) for m in each}) > 1:
-        raise ValueError("every model joined needs a motion stream, or none")
     return _assembled(architecture, split(models[0]).stem, sum(each[1:], each[0]), num_frames)
 
 

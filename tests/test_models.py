@@ -88,10 +88,18 @@ def test_models_trained_apart_join_into_one_that_fuses_all_their_streams(stem_an
     assert len(models.members(again).sequence_heads) == 3
 
 
-def test_a_model_with_a_motion_stream_does_not_join_one_without(stem_and_backbone):
+def test_a_model_without_a_motion_stream_joins_one_with_it(stem_and_backbone):
     stem, _ = stem_and_backbone
     with_motion = models.assemble("lrcn", stem, [appearance_stream(stem_and_backbone)], FRAMES,
                                   [models.build_motion_stream(FRAMES, 56, CLASSES)])
     without = models.assemble("lrcn", stem, [appearance_stream(stem_and_backbone)], FRAMES)
-    with pytest.raises(ValueError, match="motion stream"):
-        models.join("lrcn", [with_motion, without], FRAMES)
+    joined = models.join("lrcn", [with_motion, without], FRAMES)
+
+    frames, flows = random_inputs()
+    # Three streams' mean logits: the two-stream model's fused log-probabilities count twice.
+    log_two_streams, log_one = np.log(np.asarray(with_motion([frames, flows]))), np.log(np.asarray(without(frames)))
+    expected = np.exp((2 * log_two_streams + log_one) / 3)
+    np.testing.assert_allclose(np.asarray(joined([frames, flows])), expected / expected.sum(axis=1, keepdims=True),
+                               atol=1e-5)
+    parts = models.members(joined)
+    assert (len(parts.sequence_heads), len(parts.motion_heads)) == (2, 1)

@@ -26,8 +26,9 @@ from recognition.metadata import ModelSpec, metadata_path
 from recognition.training.config import TrainConfig
 from recognition.training.loop import describe
 
-SHARED = ("name", "classes", "image_size", "sampling", "preprocessing", "motion", "crop_borders", "aspect_range")
-"""What every joined run must agree on: the joined model takes one input and gives one answer."""
+SHARED = ("name", "classes", "image_size", "sampling", "preprocessing", "crop_borders", "aspect_range")
+"""What every joined run must agree on: the joined model takes one input and gives one answer (and the
+flow settings, among the runs with a motion stream)."""
 SHARED_TRAINING = ("data", "training_groups", "validation_groups", "backbone", "backbone_weights")
 
 
@@ -41,6 +42,8 @@ def join(model_paths: Sequence[Path], out_dir: Path) -> ModelSpec:
         differ += [key for key in SHARED_TRAINING if spec.training.get(key) != specs[0].training.get(key)]
         if differ:
             raise ValueError(f"{path} can't be joined with {model_paths[0]}: {', '.join(differ)} differ")
+    if len({spec.motion for spec in specs if spec.motion is not None}) > 1:
+        raise ValueError("the runs' motion streams take their optical flow differently: they can't share one")
     loaded = [keras.saving.load_model(path, compile=False) for path in model_paths]
     stems = [split(model).stem.get_weights() for model in loaded]
     if any(not all(np.array_equal(a, b) for a, b in zip(stems[0], other)) for other in stems[1:]):
@@ -48,10 +51,16 @@ def join(model_paths: Sequence[Path], out_dir: Path) -> ModelSpec:
 
     first = specs[0]
     member_count = sum(len(spec.training["members"]) for spec in specs)
+    motion = next((spec.motion for spec in specs if spec.motion is not None), None)
+    architecture = describe(first.name, get_backbone(first.training["hyperparameters"]["backbone"]), member_count,
+                            motion)
+    without_motion = sum(len(spec.training["members"]) for spec in specs if spec.motion is None)
+    if motion is not None and without_motion:
+        architecture += f" ({without_motion} of the members without the motion stream)"
     spec = dataclasses.replace(
         first,
-        architecture=describe(first.name, get_backbone(first.training["hyperparameters"]["backbone"]),
-                              member_count, first.motion),
+        architecture=architecture,
+        motion=motion,
         training=joined_training(specs, model_paths),
         calibration=None,
     )

@@ -54,3 +54,14 @@ def test_runs_of_other_groups_do_not_join(tmp_path: Path, tiny_ucf: Path, two_ru
     with pytest.raises(ValueError, match="training_groups, validation_groups differ"):
         join([two_runs[0], other / "weights" / "convlstm.keras"], tmp_path / "joined")
     assert main(["join", str(two_runs[0]), "--out", str(tmp_path)]) == 2
+
+
+@pytest.mark.slow
+def test_a_run_without_a_motion_stream_joins_runs_with_one(tmp_path: Path, tiny_ucf: Path, two_runs):  # noqa: F811
+    appearance_only = tmp_path / "appearance_only"
+    train(config(appearance_only, tiny_ucf, "convlstm"))
+    spec = join([two_runs[0], appearance_only / "weights" / "convlstm.keras"], tmp_path / "joined")
+    assert spec.motion is not None and "(1 of the members without the motion stream)" in spec.architecture
+    result = Recognizer.load(tmp_path / "joined", names=("convlstm",), engine="keras").recognize(
+        tiny_ucf / "Fast" / "v_Fast_g03_c01.avi").models["convlstm"]
+    assert result.label in spec.classes
