@@ -183,7 +183,7 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
     """A `TrainConfig` from the flags given; every other field keeps its default (settings nested in a
     field, such as `sampling.num_frames`, replace only themselves)."""
     given = {name: value for name, value in vars(args).items() if name not in ("command", "run")}
-    defaults = {field.name: field.default for field in dataclasses.fields(TrainConfig)}
+    defaults = TrainConfig.defaults()
     nested: dict[str, dict] = {}
     for name in [name for name in given if "." in name]:
         outer, inner = name.split(".")

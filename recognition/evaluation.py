@@ -217,7 +217,7 @@ def split_run_calibration(spec: ModelSpec, split_run: Path) -> Calibration:
     same = ("architecture", "classes", "image_size", "sampling", "preprocessing", "motion", "crop_borders",
             "aspect_range")
     differ = [field for field in same if getattr(split, field) != getattr(spec, field)]
-    defaults = {field.name: field.default for field in dataclasses.fields(TrainConfig)}  # for older records
+    defaults = TrainConfig.defaults()  # for older records
     ours, theirs = spec.training.get("hyperparameters", {}), split.training.get("hyperparameters", {})
     differ += [key for key in ours.keys() | theirs.keys() if key not in RECIPE_SETTINGS_A_SPLIT_RUN_MAY_CHANGE
                and ours.get(key, defaults.get(key)) != theirs.get(key, defaults.get(key))]

@@ -83,6 +83,12 @@ class TrainConfig:
     max_clips_per_class: int | None = _setting(None, "use a subset (smoke tests)")
     verbose: int = _setting(2, "Keras fit verbosity")
 
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Every field's default, by name: what a flag left out means, and what a training record saved before a
+        setting existed meant."""
+        return {field.name: field.default for field in dataclasses.fields(cls)}
+
     def __post_init__(self) -> None:
         if self.architecture not in RECIPES:
             raise ValueError(f"unknown architecture {self.architecture!r}: use {' or '.join(RECIPES)}")

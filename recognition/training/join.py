@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 
 from recognition import models
 from recognition.backbones import get_backbone
 from recognition.contract import split
+from recognition.engine import weights_digest
 from recognition.metadata import ModelSpec, metadata_path
 from recognition.training.config import TrainConfig
 from recognition.training.loop import describe
@@ -45,8 +45,7 @@ def join(model_paths: Sequence[Path], out_dir: Path) -> ModelSpec:
     if len({spec.motion for spec in specs if spec.motion is not None}) > 1:
         raise ValueError("the runs' motion streams take their optical flow differently: they can't share one")
     loaded = [keras.saving.load_model(path, compile=False) for path in model_paths]
-    stems = [split(model).stem.get_weights() for model in loaded]
-    if any(not all(np.array_equal(a, b) for a, b in zip(stems[0], other)) for other in stems[1:]):
+    if len({weights_digest(split(model).stem.get_weights()) for model in loaded}) > 1:
         raise ValueError("the models were trained on different stems: their frames can't share one encoder")
 
     first = specs[0]
@@ -74,7 +73,7 @@ def join(model_paths: Sequence[Path], out_dir: Path) -> ModelSpec:
 def joined_training(specs: Sequence[ModelSpec], model_paths: Sequence[Path]) -> dict[str, Any]:
     """The runs' training records as one: a hyperparameter the runs set alike keeps its value, one they
     set apart becomes the list of each run's value; each member's record also names its run's."""
-    defaults = {field.name: field.default for field in dataclasses.fields(TrainConfig)}  # for older records
+    defaults = TrainConfig.defaults()  # for older records
     settings = [{**defaults, **spec.training.get("hyperparameters", {})} for spec in specs]
     keys = list(dict.fromkeys(key for spec in specs for key in spec.training.get("hyperparameters", {})))
     differing = [key for key in keys if len({repr(run.get(key)) for run in settings}) > 1]
