@@ -92,8 +92,10 @@ def _evaluate(args: argparse.Namespace) -> int:
             print(f"{display_name(name)}: {report['error']}")
             continue
         known = f", {report['known']:.0%} called known" if report["known"] is not None else ""
-        print(f"{display_name(name)}: top-1 {report['top1']:.1%}, top-3 {report['top3']:.1%}, calibration error "
-              f"{report['ece']:.3f}{known} on {report['clips']} {_shifted(shift)}clips of groups {report['groups']}")
+        low, high = report["top1_interval"]
+        print(f"{display_name(name)}: top-1 {report['top1']:.1%} (95% interval {low:.1%}-{high:.1%}), "
+              f"top-3 {report['top3']:.1%}, calibration error {report['ece']:.3f}{known} "
+              f"on {report['clips']} {_shifted(shift)}clips of groups {report['groups']}")
         for label, accuracy in report["per_class"].items():
             print(f"    {label:<20} {accuracy:.0%}")
         for key in ("confusion_png", "reliability_png"):

@@ -28,7 +28,7 @@ import numpy as np
 from recognition.calibration import Calibration, tempered
 from recognition.familiarity import Familiarity, familiarity_path
 from recognition.metadata import MODEL_NAMES, WEIGHTS_DIR, ModelSpec, metadata_path
-from recognition.metrics import accuracy_report, expected_calibration_error, reliability
+from recognition.metrics import accuracy_report, bootstrap_interval, expected_calibration_error, reliability, top1
 from recognition.pipeline import Recognizer
 from recognition.results import Recognition
 from recognition.shifts import shifted_copy
@@ -165,8 +165,10 @@ def evaluate(recognizer: Recognizer, data_dir: Path, out_dir: Path | None = None
         matrix = confusion_matrix(labels, probabilities.argmax(axis=1), len(spec.classes))
         rows = reliability(probabilities, labels)
         calibration = spec.calibration if recognizer.calibrated else None
+        scenes = np.array([c.group for c in picked]) * len(spec.classes) + labels  # a group's clips of a class
         report = {
             **accuracy_report(probabilities, labels, spec.classes),
+            "top1_interval": bootstrap_interval(top1, probabilities, labels, scenes),
             "groups": sorted({c.group for c in picked}),
             "shift": shift,
             "ece": expected_calibration_error(probabilities, labels),

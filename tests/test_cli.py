@@ -105,6 +105,8 @@ def test_evaluate_reports_accuracy_on_held_out_groups_only(tmp_path: Path):
         assert reports[name]["clips"] == 4
         assert all(group >= 21 for group in reports[name]["groups"])
         assert 0 <= reports[name]["top1"] <= reports[name]["top3"] <= 1
+        low, high = reports[name]["top1_interval"]
+        assert 0 <= low <= reports[name]["top1"] <= high <= 1
         assert (tmp_path / "eval" / f"confusion_{name}.png").stat().st_size > 1000
 
 
