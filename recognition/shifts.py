@@ -32,12 +32,18 @@ SHIFTS: dict[str, tuple[str, str]] = {
                 "fontsize=h/16:x=(w-text_w)/2:y=h*0.83,"
                 "drawbox=x=iw*0.82:y=ih*0.04:w=iw*0.14:h=ih*0.10:color=red@0.8:t=fill"),
     "mirror": ("flipped left to right, as a phone's front camera films", "hflip"),
+    "phone": ("several at once, as a phone video shared online: the middle 9:16, turned by 4 degrees, "
+              "a caption bar, heavy compression",
+              "crop=2*trunc(ih*9/32):ih,rotate=4*PI/180,"
+              "drawbox=y=ih*0.80:w=iw:h=ih*0.10:color=black@0.6:t=fill,"
+              "drawtext=fontfile='{font}':text='Day 12 of 30':fontcolor=white:fontsize=h/20:"
+              "x=(w-text_w)/2:y=h*0.82"),
     "fast": ("played 1.5 times as fast", "setpts=PTS/1.5"),
     "slow": ("played at 2/3 speed", "setpts=PTS*1.5"),
 }
 """name: (what it does, in words; ffmpeg's filter for it, where {font} stands for a font file)."""
 
-_QUALITY = {"compress": "40"}
+_QUALITY = {"compress": "40", "phone": "36"}
 """x264 CRF per shift (23 elsewhere)."""
 
 

@@ -22,7 +22,7 @@ def test_every_shift_makes_a_video_and_leaves_the_clip_alone(clip: Path, tmp_pat
     info, original = probe(copy), probe(clip)
     assert clip.read_bytes() == before and copy.parent == tmp_path
     expected_size = {"letterbox": (320, 320), "portrait": (134, 240), "zoom": (224, 168),
-                     "compress": (160, 120)}.get(shift, (320, 240))
+                     "compress": (160, 120), "phone": (134, 240)}.get(shift, (320, 240))
     assert (info.width, info.height) == expected_size
     expected_duration = {"fast": 2.0 / 1.5, "slow": 3.0}.get(shift, 2.0)
     assert info.duration_s == pytest.approx(expected_duration, abs=0.15)
