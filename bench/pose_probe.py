@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import numpy as np
 
 from recognition.metadata import WEIGHTS_DIR
 from recognition.metrics import bootstrap_interval, top1
+from recognition.shifts import SHIFTS, shifted_copy
 from recognition.training import dataset
 from recognition.video import iter_frames, probe
 
@@ -129,14 +131,18 @@ def fused(lrcn: np.ndarray, pose: np.ndarray, weight: float) -> np.ndarray:
     return scores / scores.sum(axis=1, keepdims=True)
 
 
-def lrcn_answers(weights_dir: Path, data_dir: Path) -> tuple[list[dataset.Clip], np.ndarray, tuple[str, ...]]:
-    """LRCN's calibrated clip answers on its held-out groups, as `evaluate` computes them."""
+def lrcn_answers(weights_dir: Path, data_dir: Path, shift: str | None,
+                 per_class: int | None) -> tuple[list[dataset.Clip], np.ndarray, tuple[str, ...], set[int]]:
+    """LRCN's calibrated clip answers on its held-out groups (or shifted copies), as `evaluate` computes them,
+    and the groups it trained on."""
     from recognition.evaluation import held_out_windows
     from recognition.pipeline import Recognizer
 
     recognizer = Recognizer.load(weights_dir, ["lrcn"])
-    held = held_out_windows(recognizer, data_dir)["lrcn"]
-    return held.clips, np.stack([w.mean(axis=0) for w in held.probabilities]), recognizer.specs["lrcn"].classes
+    held = held_out_windows(recognizer, data_dir, shift, per_class)["lrcn"]
+    spec = recognizer.specs["lrcn"]
+    return (held.clips, np.stack([w.mean(axis=0) for w in held.probabilities]), spec.classes,
+            set(spec.training["training_groups"]))
 
 
 def main() -> None:
@@ -145,9 +151,11 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data/ucf14"))
     parser.add_argument("--weights", type=Path, default=WEIGHTS_DIR / "split_run")
     parser.add_argument("--landmarks", type=Path, help="a .npz that keeps the landmarks between runs")
+    parser.add_argument("--shift", choices=SHIFTS, help="score copies of the held-out clips changed so (evaluate's)")
+    parser.add_argument("--per-class", type=int, help="at most this many held-out clips per class (evaluate's)")
     args = parser.parse_args()
 
-    held_out, lrcn, classes = lrcn_answers(args.weights, args.data)
+    held_out, lrcn, classes, training_groups = lrcn_answers(args.weights, args.data, args.shift, args.per_class)
     clips = dataset.scan(args.data)
     if args.landmarks and args.landmarks.exists():
         poses = np.load(args.landmarks)["poses"]
@@ -156,12 +164,18 @@ def main() -> None:
         poses = np.stack([clip_landmarks(landmarks, clip.path) for clip in clips])
         if args.landmarks:
             np.savez(args.landmarks, poses=poses)
-    index, testing = {clip: number for number, clip in enumerate(clips)}, set(held_out)
+    index = {clip: number for number, clip in enumerate(clips)}
     test = np.array([index[clip] for clip in held_out])
-    train = np.array([number for number, clip in enumerate(clips) if clip not in testing])
+    train = np.array([number for number, clip in enumerate(clips) if clip.group in training_groups])
     labels = np.array([classes.index(clip.label) for clip in clips])
     x, y, groups = features(poses), labels[test], np.array([clip.group for clip in held_out])
-    pose = pose_answers(x[train], labels[train], x[test], len(classes))
+    test_x = x[test]
+    if args.shift:
+        landmarks = Landmarks(args.wheel)
+        with tempfile.TemporaryDirectory(prefix="action-lens-shift-") as folder:
+            test_x = features(np.stack([clip_landmarks(landmarks, shifted_copy(clip.path, args.shift, Path(folder)))
+                                        for clip in held_out]))
+    pose = pose_answers(x[train], labels[train], test_x, len(classes))
 
     scenes = groups * len(classes) + y
 
@@ -169,7 +183,8 @@ def main() -> None:
         low, high = bootstrap_interval(top1, answers, y, scenes)
         return f"{name}: top-1 {top1(answers, y):.1%} (95% interval {low:.1%}-{high:.1%})"
 
-    print(f"{len(test)} clips of groups {sorted(set(groups.tolist()))}; pose trained on {len(train)}")
+    copies = f"copies ({args.shift}) of " if args.shift else ""
+    print(f"{len(test)} {copies}clips of groups {sorted(set(groups.tolist()))}; pose trained on {len(train)}")
     print(line("pose alone", pose))
     print(line("LRCN's split run", lrcn))
     left_out = np.zeros_like(lrcn)
