@@ -1,15 +1,16 @@
-"""Would a pose stream pay? Body landmarks against LRCN's split run, on the groups it never saw.
+"""Would a pose stream pay? Body landmarks beside a split run, on the groups it never saw.
 
     pip download --no-deps mediapipe==0.10.14 -d /tmp/mediapipe    # by hand: 36 MB, Apache-2.0
-    python -m bench.pose_probe --wheel /tmp/mediapipe/mediapipe-0.10.14-*.whl [--landmarks FILE.npz]
+    python -m bench.pose_probe --wheel /tmp/mediapipe/mediapipe-0.10.14-*.whl [--model convlstm] [--landmarks FILE.npz]
 
 The wheel's BlazePose landmark model (`pose_landmark_full.tflite`, run by LiteRT; no detector:
 a first pass on the whole frame finds the person, a second on a square around them) gives 33
 landmarks on 16 frames spread over each clip. A small GRU over them, normalised to the hips and
 the torso's length so that only the body's shape and motion are left, trains on the split runs'
 training groups (three seeds, averaged). Its answers on the held-out groups are scored alone and
-fused with LRCN's split run (`weights/split_run`, calibrated) by a weighted geometric mean, the
-weight chosen with each group left out in turn. Nothing here ships: it measures a lever.
+fused with LRCN's (or ConvLSTM's) split run (`weights/split_run`, calibrated) by a weighted
+geometric mean, the weight chosen with each group left out in turn. Nothing here ships: it
+measures a lever.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recognition.metadata import WEIGHTS_DIR
+from recognition.metadata import MODEL_NAMES, WEIGHTS_DIR, display_name
 from recognition.metrics import bootstrap_interval, top1
 from recognition.shifts import SHIFTS, shifted_copy
 from recognition.training import dataset
@@ -126,21 +127,21 @@ def pose_answers(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, c
     return np.mean(answers, axis=0)
 
 
-def fused(lrcn: np.ndarray, pose: np.ndarray, weight: float) -> np.ndarray:
-    scores = np.exp((1 - weight) * np.log(lrcn + 1e-9) + weight * np.log(pose + 1e-9))
+def fused(model: np.ndarray, pose: np.ndarray, weight: float) -> np.ndarray:
+    scores = np.exp((1 - weight) * np.log(model + 1e-9) + weight * np.log(pose + 1e-9))
     return scores / scores.sum(axis=1, keepdims=True)
 
 
-def lrcn_answers(weights_dir: Path, data_dir: Path, shift: str | None,
+def model_answers(name: str, weights_dir: Path, data_dir: Path, shift: str | None,
                  per_class: int | None) -> tuple[list[dataset.Clip], np.ndarray, tuple[str, ...], set[int]]:
-    """LRCN's calibrated clip answers on its held-out groups (or shifted copies), as `evaluate` computes them,
+    """A model's calibrated clip answers on its held-out groups (or shifted copies), as `evaluate` computes them,
     and the groups it trained on."""
     from recognition.evaluation import held_out_windows
     from recognition.pipeline import Recognizer
 
-    recognizer = Recognizer.load(weights_dir, ["lrcn"])
-    held = held_out_windows(recognizer, data_dir, shift, per_class)["lrcn"]
-    spec = recognizer.specs["lrcn"]
+    recognizer = Recognizer.load(weights_dir, [name])
+    held = held_out_windows(recognizer, data_dir, shift, per_class)[name]
+    spec = recognizer.specs[name]
     return (held.clips, np.stack([w.mean(axis=0) for w in held.probabilities]), spec.classes,
             set(spec.training["training_groups"]))
 
@@ -149,13 +150,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--wheel", type=Path, required=True, help="mediapipe-0.10.14-*.whl (pip download)")
     parser.add_argument("--data", type=Path, default=Path("../shared/data/ucf14"))
+    parser.add_argument("--model", choices=MODEL_NAMES, default="lrcn", help="the split run the pose head joins")
     parser.add_argument("--weights", type=Path, default=WEIGHTS_DIR / "split_run")
     parser.add_argument("--landmarks", type=Path, help="a .npz that keeps the landmarks between runs")
     parser.add_argument("--shift", choices=SHIFTS, help="score copies of the held-out clips changed so (evaluate's)")
     parser.add_argument("--per-class", type=int, help="at most this many held-out clips per class (evaluate's)")
     args = parser.parse_args()
 
-    held_out, lrcn, classes, training_groups = lrcn_answers(args.weights, args.data, args.shift, args.per_class)
+    held_out, answers, classes, training_groups = model_answers(args.model, args.weights, args.data, args.shift,
+                                                                 args.per_class)
     clips = dataset.scan(args.data)
     if args.landmarks and args.landmarks.exists():
         poses = np.load(args.landmarks)["poses"]
@@ -186,17 +189,18 @@ def main() -> None:
     copies = f"copies ({args.shift}) of " if args.shift else ""
     print(f"{len(test)} {copies}clips of groups {sorted(set(groups.tolist()))}; pose trained on {len(train)}")
     print(line("pose alone", pose))
-    print(line("LRCN's split run", lrcn))
-    left_out = np.zeros_like(lrcn)
+    model = display_name(args.model)
+    print(line(f"{model}'s split run", answers))
+    left_out = np.zeros_like(answers)
     for group in np.unique(groups):
         rest = groups != group
-        weight = max(WEIGHTS, key=lambda w: top1(fused(lrcn[rest], pose[rest], w), y[rest]))
-        left_out[~rest] = fused(lrcn[~rest], pose[~rest], weight)
+        weight = max(WEIGHTS, key=lambda w: top1(fused(answers[rest], pose[rest], w), y[rest]))
+        left_out[~rest] = fused(answers[~rest], pose[~rest], weight)
         print(f"  pose weight chosen without g{group}: {weight:.2f}")
     print(line("fused, weight chosen with each group left out", left_out))
     for number, name in enumerate(classes):
         mine = y == number
-        print(f"    {name:<20} pose {top1(pose[mine], y[mine]):.0%}  LRCN {top1(lrcn[mine], y[mine]):.0%}  "
+        print(f"    {name:<20} pose {top1(pose[mine], y[mine]):.0%}  {model} {top1(answers[mine], y[mine]):.0%}  "
               f"fused {top1(left_out[mine], y[mine]):.0%}")
 
 
