@@ -160,10 +160,10 @@ def main() -> None:
     held_out, answers, classes, training_groups = model_answers(args.model, args.weights, args.data, args.shift,
                                                                  args.per_class)
     clips = dataset.scan(args.data)
+    landmarks = Landmarks(args.wheel)
     if args.landmarks and args.landmarks.exists():
         poses = np.load(args.landmarks)["poses"]
     else:
-        landmarks = Landmarks(args.wheel)
         poses = np.stack([clip_landmarks(landmarks, clip.path) for clip in clips])
         if args.landmarks:
             np.savez(args.landmarks, poses=poses)
@@ -174,7 +174,6 @@ def main() -> None:
     x, y, groups = features(poses), labels[test], np.array([clip.group for clip in held_out])
     test_x = x[test]
     if args.shift:
-        landmarks = Landmarks(args.wheel)
         with tempfile.TemporaryDirectory(prefix="action-lens-shift-") as folder:
             test_x = features(np.stack([clip_landmarks(landmarks, shifted_copy(clip.path, args.shift, Path(folder)))
                                         for clip in held_out]))
