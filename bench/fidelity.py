@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     served = Recognizer.load(args.weights, engine="litert")
     float_copies = {name: LiteRTModel.load(args.weights / f"{name}.keras", quantized=False) for name in served.models}
-    reference = Recognizer(float_copies, True, served.familiarities)
+    reference = Recognizer(float_copies, True, served.familiarities, served.pose)
     scanned = dataset.scan(SHARED_UCF14)
     clips = sorted({clip for spec in served.specs.values() for clip in compared(scanned, spec)},
                    key=lambda clip: str(clip.path))

@@ -8,6 +8,10 @@ on: one temperature for its window probabilities (temperature scaling, Guo et al
 2017), and a threshold on the calibrated confidence under which the answer is
 "none of the actions this model knows".
 
+Where there is a pose stream (see `recognition.pose`), its window answers are first
+fused with the model's by a weighted geometric mean, the weight fitted on the same
+held-out groups, and the temperature and thresholds are fitted on the fused answers.
+
 The video-level answer is the mean of the calibrated window probabilities; a
 segment's is the mean over its windows. Both are compared with the same threshold.
 """
@@ -23,6 +27,8 @@ from recognition.metrics import expected_calibration_error
 
 TEMPERATURES = np.exp(np.linspace(np.log(0.1), np.log(5.0), 161))
 """The grid searched for the temperature (fine enough: ECE moves by < 0.005 between neighbours)."""
+POSE_WEIGHTS = np.round(np.linspace(0.0, 0.6, 13), 2)
+"""The pose stream's shares tried in the fusion."""
 KNOWN_SHARE = 0.95
 """Share of held-out clips of known actions that must stay "known": sets the threshold."""
 FAMILIARITY_SHARE = 0.8
@@ -35,6 +41,8 @@ class Calibration:
     """Applies to a model's window probabilities; fitted by `fit`, saved in the model's metadata."""
 
     temperature: float = 1.0
+    pose_weight: float = 0.0
+    """The pose stream's share in the fused answer (0: the model's answer alone)."""
     known_threshold: float = 0.0
     """Calibrated confidence under which an answer is "none of the actions this model knows"."""
     familiarity_threshold: float | None = None
@@ -42,8 +50,13 @@ class Calibration:
     fitted_on: dict = dataclasses.field(default_factory=dict, compare=False)
     """Where the numbers come from: groups, clip count, error before and after (for people, not for inference)."""
 
-    def apply(self, probabilities: np.ndarray) -> np.ndarray:
-        """Rescale probabilities (..., classes) by the temperature: softmax(log p / T)."""
+    def apply(self, probabilities: np.ndarray, pose: np.ndarray | None = None) -> np.ndarray:
+        """The model's window probabilities (..., classes), fused with the pose head's (`pose`, the same shape)
+        where this calibration has a pose weight, then rescaled by the temperature: softmax(log p / T)."""
+        if self.pose_weight:
+            if pose is None:
+                raise ValueError("this calibration fuses a pose stream: pass the pose head's answers")
+            probabilities = fused(probabilities, pose, self.pose_weight)
         return tempered(probabilities, self.temperature)
 
     def is_known(self, confidence: float, familiarity: float | None = None) -> bool:
@@ -56,16 +69,22 @@ class Calibration:
     @classmethod
     def fit(cls, window_probabilities: Sequence[np.ndarray], labels: np.ndarray, groups: np.ndarray,
             window_familiarity: Sequence[np.ndarray | None] | None = None,
-            known_share: float = KNOWN_SHARE, familiarity_share: float = FAMILIARITY_SHARE) -> "Calibration":
+            known_share: float = KNOWN_SHARE, familiarity_share: float = FAMILIARITY_SHARE,
+            pose: Sequence[np.ndarray] | None = None) -> "Calibration":
         """Fit on held-out clips: each clip's raw window probabilities (windows, classes), its label and UCF group.
 
-        The temperature minimises the negative log-likelihood of the clip-level answers. The
-        thresholds keep `known_share` of the clips "known"; with each clip's window familiarity
-        too, familiarity lets go `familiarity_share` of the clips let go, then the confidence threshold
-        is the highest that still keeps `known_share`. `fitted_on` also records
+        With the pose head's window answers (`pose`), the pose weight is the one on `POSE_WEIGHTS` whose
+        fused answers are right most often (the lower log-likelihood loss breaks ties), and all that
+        follows is fitted on the fused answers. The temperature minimises the negative log-likelihood
+        of the clip-level answers. The thresholds keep `known_share` of the clips "known"; with each
+        clip's window familiarity too, familiarity lets go `familiarity_share` of the clips let go, then
+        the confidence threshold is the highest that still keeps `known_share`. `fitted_on` also records
         the calibration error measured honestly, by leaving one group out at a time: fitted on the
-        other groups, measured on the one left out.
+        other groups, measured on the one left out (the pose weight too, with top-1 so measured).
         """
+        model_only = window_probabilities
+        pose_weight = fit_pose_weight(window_probabilities, pose, labels) if pose is not None else 0.0
+        window_probabilities = _fused_windows(model_only, pose, pose_weight)
         temperature = fit_temperature(window_probabilities, labels)
         scores = clip_probabilities(window_probabilities, temperature)
         confidences = scores.max(axis=1)
@@ -83,11 +102,18 @@ class Calibration:
         left_out = np.zeros_like(raw)
         for group in np.unique(groups):
             rest = groups != group
-            fitted = fit_temperature([p for p, fit_on in zip(window_probabilities, rest) if fit_on], labels[rest])
-            left_out[~rest] = clip_probabilities([p for p, fit_on in zip(window_probabilities, rest) if not fit_on],
-                                                 fitted)
+            model_rest, model_out = _split(model_only, rest)
+            weight = fit_pose_weight(model_rest, _split(pose, rest)[0], labels[rest]) if pose is not None else 0.0
+            fitted = fit_temperature(_fused_windows(model_rest, _split(pose, rest)[0], weight), labels[rest])
+            left_out[~rest] = clip_probabilities(_fused_windows(model_out, _split(pose, rest)[1], weight), fitted)
+        with_pose = {}
+        if pose is not None:
+            alone = clip_probabilities(model_only, 1.0).argmax(axis=1)
+            with_pose = {"top1_without_pose": float((alone == labels).mean()),
+                         "top1_leave_one_group_out": float((left_out.argmax(axis=1) == labels).mean())}
         return cls(
             temperature=round(float(temperature), 4),
+            pose_weight=float(pose_weight),
             known_threshold=threshold,
             familiarity_threshold=familiarity_threshold,
             fitted_on={
@@ -98,6 +124,7 @@ class Calibration:
                 "ece_calibrated": round(expected_calibration_error(scores, labels), 4),
                 "ece_calibrated_leave_one_group_out": round(expected_calibration_error(left_out, labels), 4),
                 "known_share": round(float(known.mean()), 4),
+                **with_pose,
             },
         )
 
@@ -120,6 +147,42 @@ def tempered(probabilities: np.ndarray, temperature: float) -> np.ndarray:
     logits -= logits.max(axis=-1, keepdims=True)
     exp = np.exp(logits)
     return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def fused(model: np.ndarray, pose: np.ndarray, weight: float) -> np.ndarray:
+    """The weighted geometric mean of two answers (..., classes), `weight` the pose stream's share, normalised."""
+    logits = (1.0 - weight) * np.log(np.maximum(model, 1e-12)) + weight * np.log(np.maximum(pose, 1e-12))
+    logits -= logits.max(axis=-1, keepdims=True)
+    exp = np.exp(logits)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def _fused_windows(model: Sequence[np.ndarray], pose: Sequence[np.ndarray] | None,
+                   weight: float) -> list[np.ndarray]:
+    return list(model) if pose is None or not weight else [fused(m, p, weight) for m, p in zip(model, pose)]
+
+
+def _split(clips: Sequence[np.ndarray] | None, chosen: np.ndarray) -> tuple[list | None, list | None]:
+    """(the clips where `chosen`, the others); None stays None."""
+    if clips is None:
+        return None, None
+    return [c for c, keep in zip(clips, chosen) if keep], [c for c, keep in zip(clips, chosen) if not keep]
+
+
+def fit_pose_weight(window_probabilities: Sequence[np.ndarray], pose: Sequence[np.ndarray],
+                    labels: np.ndarray) -> float:
+    """The pose share on `POSE_WEIGHTS` whose fused clip answers are right most often; the lower negative
+    log-likelihood (at the best temperature) breaks ties."""
+    rows = np.arange(len(labels))
+
+    def merit(weight: float) -> tuple[float, float]:
+        windows = _fused_windows(window_probabilities, pose, weight)
+        answers = clip_probabilities(windows, 1.0)
+        loss = -np.mean(np.log(np.maximum(clip_probabilities(windows, fit_temperature(windows, labels))[rows, labels],
+                                          1e-12)))
+        return float((answers.argmax(axis=1) == labels).mean()), -float(loss)
+
+    return float(max(POSE_WEIGHTS, key=merit))
 
 
 def clip_probabilities(window_probabilities: Sequence[np.ndarray], temperature: float) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Command line: `python -m recognition predict|train|evaluate|export|calibrate|join ...`."""
+"""Command line: `python -m recognition predict|train|train-pose|evaluate|export|calibrate|join ...`."""
 
 from __future__ import annotations
 
@@ -114,7 +114,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     from recognition.evaluation import calibrate
 
     try:
-        calibrations = calibrate(args.weights, args.data, args.references_per_class, args.models, args.split_run)
+        calibrations = calibrate(args.weights, args.data, args.references_per_class, args.models, args.split_run,
+                                 args.keep_familiarity)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -122,7 +123,9 @@ def _calibrate(args: argparse.Namespace) -> int:
         fitted = calibration.fitted_on
         familiar = (f" and familiarity {calibration.familiarity_threshold:.3f}"
                     if calibration.familiarity_threshold is not None else "")
-        print(f"{name.upper()}: temperature {calibration.temperature:.3f}, known from {calibration.known_threshold:.1%}"
+        pose = f", pose weight {calibration.pose_weight:.2f}" if calibration.pose_weight else ""
+        print(f"{name.upper()}: temperature {calibration.temperature:.3f}{pose}, "
+              f"known from {calibration.known_threshold:.1%}"
               f"{familiar} on {fitted['clips']} clips of groups {fitted['groups']}: calibration error "
               f"{fitted['ece_raw']:.3f} -> {fitted['ece_calibrated']:.3f} "
               f"({fitted['ece_calibrated_leave_one_group_out']:.3f} with each group left out of the fit), "
@@ -165,6 +168,20 @@ def _train(args: argparse.Namespace) -> int:
               "(see docs/training.md)", file=sys.stderr)
         return 2
     train(config)
+    return 0
+
+
+def _train_pose(args: argparse.Namespace) -> int:
+    from recognition.training.pose_head import train_pose
+
+    try:
+        spec = train_pose(args.data, args.out, args.validation_groups, args.all_groups, args.cache, args.seeds,
+                          args.epochs)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"saved the pose head in {args.out} (then calibrate the models there: its weight in their answers is "
+          f"fitted on held-out groups; trained on groups {spec.training['training_groups']})")
     return 0
 
 
@@ -276,11 +293,31 @@ def build_parser() -> argparse.ArgumentParser:
                            help="for a model trained on every group (train --all-groups): a folder with the "
                                 "metadata <name>.json of a calibrated run of the same recipe with groups held out, "
                                 "whose calibration it takes")
+    calibrate.add_argument("--keep-familiarity", action="store_true",
+                           help="keep the familiarity already fitted beside each model (its encoders unchanged) "
+                                "instead of describing its training clips again")
     calibrate.set_defaults(run=_calibrate)
 
     train = commands.add_parser("train", help="train one model on a UCF-style folder (see docs/training.md)")
     _add_flags(train, TrainConfig)
     train.set_defaults(run=_train)
+
+    from recognition.training.pose_head import EPOCHS, LANDMARK_CACHE, SEEDS
+
+    train_pose = commands.add_parser("train-pose", help="train the pose head that both models fuse "
+                                                        "(see recognition/pose.py); calibrate them after")
+    train_pose.add_argument("--data", type=Path, required=True, help="folder of <Class>/*.mp4|avi clips")
+    train_pose.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS, help="the weights folder of the models "
+                            "it joins")
+    train_pose.add_argument("--validation-groups", type=int, nargs="+",
+                            help="UCF groups held out for the report (default: the last 28%%, as train)")
+    train_pose.add_argument("--all-groups", action="store_true", help="train on every group (for the models that "
+                            "ship, trained so too)")
+    train_pose.add_argument("--cache", type=Path, default=LANDMARK_CACHE,
+                            help="where each clip's landmarks are kept between runs")
+    train_pose.add_argument("--seeds", type=int, default=SEEDS, help=f"networks averaged (default: {SEEDS})")
+    train_pose.add_argument("--epochs", type=int, default=EPOCHS, help=f"(default: {EPOCHS})")
+    train_pose.set_defaults(run=_train_pose)
 
     join = commands.add_parser("join", help="join models of one architecture, trained in separate runs, "
                                             "into one model with all their members")

@@ -105,11 +105,13 @@ def _recognize(recognizer: Recognizer, video: Path, shift: str | None) -> Recogn
 
 @dataclasses.dataclass
 class HeldOut:
-    """One model's held-out clips that decoded, and per clip its windows' probabilities and familiarity."""
+    """One model's held-out clips that decoded, and per clip its windows' probabilities and familiarity, and the
+    pose head's answers for the same windows (None without a pose head)."""
 
     clips: list[dataset.Clip]
     probabilities: list[np.ndarray]
     familiarity: list[np.ndarray | None]
+    pose: list[np.ndarray] | None = None
 
     def labels(self, classes: tuple[str, ...]) -> np.ndarray:
         return np.array([classes.index(c.label) for c in self.clips])
@@ -133,13 +135,15 @@ def held_out_windows(recognizer: Recognizer, data_dir: Path, shift: str | None =
         for name, result in recognition.models.items():
             familiarity = [w.familiarity for w in result.timeline]
             windows[name][clip] = (np.array([w.probabilities for w in result.timeline]),
-                                   None if None in familiarity else np.array(familiarity))
+                                   None if None in familiarity else np.array(familiarity), recognition.pose)
         if number % 25 == 0 or number == len(wanted):
             print(f"  evaluated {number}/{len(wanted)} clips", file=sys.stderr, flush=True)
     held = {}
     for name in recognizer.models:
         decoded = [c for c in chosen[name] if c in windows[name]]
-        held[name] = HeldOut(decoded, [windows[name][c][0] for c in decoded], [windows[name][c][1] for c in decoded])
+        pose = [windows[name][c][2] for c in decoded]
+        held[name] = HeldOut(decoded, [windows[name][c][0] for c in decoded], [windows[name][c][1] for c in decoded],
+                             None if any(p is None for p in pose) else pose)
     return held
 
 
@@ -231,39 +235,45 @@ def split_run_calibration(spec: ModelSpec, split_run: Path) -> Calibration:
 
 
 def calibrate(weights_dir: Path, data_dir: Path, references_per_class: int | None = None,
-              names: Sequence[str] = MODEL_NAMES, split_run: Path | None = None) -> dict[str, Calibration]:
+              names: Sequence[str] = MODEL_NAMES, split_run: Path | None = None,
+              keep_familiarity: bool = False) -> dict[str, Calibration]:
     """Fit each model's familiarity on its training groups and its calibration on its held-out groups.
 
     `references_per_class` limits the training clips whose windows are kept, spread over the groups.
     A model with no held-out clips in `data_dir` (trained on every group) takes its calibration
     from `split_run` (see `split_run_calibration`). Writes `weights/<name>.familiarity.npz` and the
-    calibration into `weights/<name>.json`.
+    calibration into `weights/<name>.json`. With `keep_familiarity`, a familiarity already saved is kept.
     """
     recognizer = Recognizer.load(weights_dir, names, calibrated=False)
     clips = dataset.scan(data_dir)
-    trained = {name: dataset.trained_on(clips, spec) for name, spec in recognizer.specs.items()}
+    saved = {name: familiarity_path(Path(weights_dir) / f"{name}.keras") for name in recognizer.models}
+    if keep_familiarity:
+        recognizer.familiarities = {name: Familiarity.load(path) for name, path in saved.items() if path.exists()}
+    to_describe = [name for name in recognizer.models if name not in recognizer.familiarities]
+    trained = {name: dataset.trained_on(clips, recognizer.specs[name]) for name in to_describe}
     if references_per_class:
         trained = {name: first_per_class(picked, references_per_class) for name, picked in trained.items()}
-    descriptors: dict[str, list[list[np.ndarray]]] = {name: [] for name in recognizer.models}
+    descriptors: dict[str, list[list[np.ndarray]]] = {name: [] for name in to_describe}
     wanted = sorted({c for picked in trained.values() for c in picked}, key=lambda c: str(c.path))
     for number, clip in enumerate(wanted, 1):
         for name, described in recognizer.describe_windows(clip.path).items():
-            if clip in trained[name]:
+            if name in trained and clip in trained[name]:
                 descriptors[name].append(described)
         if number % 25 == 0 or number == len(wanted):
             print(f"  described {number}/{len(wanted)} training clips", file=sys.stderr, flush=True)
-    for name in recognizer.models:
+    for name in to_describe:
         if not descriptors[name]:
             raise ValueError(f"{name}: no clips of its training groups in {data_dir}")
         recognizer.familiarities[name] = Familiarity.fit([np.concatenate(part) for part in zip(*descriptors[name])])
-        recognizer.familiarities[name].save(familiarity_path(Path(weights_dir) / f"{name}.keras"))
+        recognizer.familiarities[name].save(saved[name])
 
     fitted = {}
     for name, held in held_out_windows(recognizer, data_dir).items():
         spec = recognizer.specs[name]
         if held.clips:
             fitted[name] = Calibration.fit(held.probabilities, held.labels(spec.classes),
-                                           np.array([c.group for c in held.clips]), held.familiarity)
+                                           np.array([c.group for c in held.clips]), held.familiarity,
+                                           pose=held.pose)
         elif split_run is not None:
             fitted[name] = split_run_calibration(spec, split_run)
         else:

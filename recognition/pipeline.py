@@ -6,7 +6,9 @@ functions, and only the features are kept. Models built on the same frozen stem
 share its output. Each frame is encoded once however many overlapping windows
 share it; the sequence heads then score the windows in batches. A model with a
 motion stream also gets each sampled frame's optical flow, computed as the frames
-stream past.
+stream past. Where the weights folder has a pose head (see `recognition.pose`), the
+body's landmarks are tracked over the same frames and its answers are fused into
+each model's by that model's calibration.
 
 Each model runs through LiteRT when it can (see `recognition.litert`), which
 gives the same answers faster and without importing TensorFlow; `engine="keras"`
@@ -35,6 +37,8 @@ from recognition.familiarity import Familiarity, familiarity_path, window_parts
 from recognition.litert import LiteRTModel, NotConverted
 from recognition.metadata import MODEL_NAMES, WEIGHTS_DIR, ModelSpec, display_name, metadata_path
 from recognition.motion import FlowTracker
+from recognition.pose import FRAME_FORMAT as POSE_FRAME_FORMAT
+from recognition.pose import PoseHead, PoseTracker
 from recognition.progress import Progress
 from recognition.progress import no_progress as _no_progress
 from recognition.results import ModelResult, Recognition
@@ -158,17 +162,26 @@ class Recognizer:
     """Loads the shipped models once; `recognize()` runs them on a video."""
 
     def __init__(self, models: dict[str, EngineModel], calibrated: bool = True,
-                 familiarities: dict[str, Familiarity] | None = None):
+                 familiarities: dict[str, Familiarity] | None = None, pose: PoseHead | None = None):
         samplings = {m.spec.sampling for m in models.values()}
         if len(samplings) > 1 and any(m.spec.motion for m in models.values()):
             raise ValueError("a model with a motion stream needs every loaded model to sample frames alike: "
                              "its flow is computed between consecutive decoded samples")
+        if pose is not None and samplings != {pose.spec.sampling}:
+            raise ValueError("the pose head samples frames unlike the models it joins: its windows must be theirs")
+        for name, model in models.items():
+            calibration = model.spec.calibration
+            if calibrated and calibration is not None and calibration.pose_weight and pose is None:
+                raise ValueError(f"{name}'s calibration fuses a pose stream, but the weights folder has no pose head")
         self.models = models
         self.calibrated = calibrated
         """False gives each model's raw softmax (what `calibrate` fits on); True applies its calibration and
         measures familiarity (`load` reads neither when False)."""
         self.familiarities = dict(familiarities or {})
         """Per model, its training windows: how familiar each window looks (see `recognition.familiarity`)."""
+        self.pose = pose
+        """The pose head, whose answers each model's calibration fuses into its own (None: no pose stream)."""
+        self.pose_tracker = PoseTracker() if pose is not None else None
 
     @classmethod
     def load(cls, weights_dir: str | os.PathLike = WEIGHTS_DIR, names: Sequence[str] = MODEL_NAMES,
@@ -185,7 +198,8 @@ class Recognizer:
         load = _load_litert if engine == "litert" else LoadedModel.load
         familiar = {name: familiarity_path(weights_dir / f"{name}.keras") for name in names} if calibrated else {}
         return cls({name: load(weights_dir / f"{name}.keras") for name in names}, calibrated,
-                   {name: Familiarity.load(path) for name, path in familiar.items() if path.exists()})
+                   {name: Familiarity.load(path) for name, path in familiar.items() if path.exists()},
+                   PoseHead.load(weights_dir) if PoseHead.exists(weights_dir) else None)
 
     @property
     def specs(self) -> dict[str, ModelSpec]:
@@ -206,15 +220,22 @@ class Recognizer:
             writer.close()
             self.recognize(clip, output_dir=folder)
 
-    def _encode(self, video: VideoInfo, times: np.ndarray, progress: Progress,
-                stage_seconds: dict[str, float]) -> tuple[dict[str, list[np.ndarray]], float]:
+    def _encode(self, video: VideoInfo, times: np.ndarray, progress: Progress, stage_seconds: dict[str, float],
+                with_pose: bool = True) -> tuple[dict[str, list[np.ndarray]], np.ndarray | None, float]:
         """Every model's features for the frames at `times`, encoded batch by batch as the video decodes.
 
         Only features are kept, never all the frames: per model, one array per encoder (the frame
-        encoder, then the motion encoder if it has one). Returns them with the time of the last decoded
-        frame, and adds the seconds spent decoding and in each model's encoders to `stage_seconds`.
+        encoder, then the motion encoder if it has one). Returns them with the body's landmarks in each
+        frame (when there is a pose head, `with_pose`) and the time of the last decoded frame, and adds
+        the seconds spent decoding, in each model's encoders and tracking the body to `stage_seconds`.
         """
         formats = list(dict.fromkeys(m.spec.frame_format for m in self.models.values()))
+        tracker = self.pose_tracker if with_pose else None
+        if tracker is not None:
+            formats.append(POSE_FRAME_FORMAT)
+            tracker.reset()
+        landmarks: list[np.ndarray] = []
+        pose_seconds = [0.0]
         on_frame = _stage(progress, 0.0, 0.5, float(times[-1]), "Decoding video and running the CNNs")
         stream = SampleStream(video, times, formats, ENCODER_BATCH, on_frame)
         parts: dict[str, list[np.ndarray]] = {name: [] for name in self.models}
@@ -230,11 +251,16 @@ class Recognizer:
         def with_flows(batches: Iterable[dict]) -> Iterator[tuple[dict, dict[str, np.ndarray]]]:
             with contextlib.closing(_in_background(batches)) as decoded:
                 for batch in decoded:
-                    fields = {(motion, frame_format): tracker.fields(batch[frame_format])
-                              for (motion, frame_format), tracker in flow_trackers.items()}
+                    fields = {(motion, frame_format): flow.fields(batch[frame_format])
+                              for (motion, frame_format), flow in flow_trackers.items()}
+                    if tracker is not None:
+                        tracking = time.perf_counter()
+                        landmarks.append(tracker.track(batch[POSE_FRAME_FORMAT]))
+                        pose_seconds[0] += time.perf_counter() - tracking
                     yield batch, {name: fields[source] for name, source in flow_sources.items()}
 
-        # Decoding, optical flow and the encoders each run on a thread of their own, a batch or two apart.
+        # Decoding with optical flow and the body's landmarks, and the encoders, each run on a thread of their
+        # own, a batch or two apart.
         with contextlib.closing(_in_background(with_flows(stream))) as batches:
             for batch, flows in batches:
                 stems = {}
@@ -251,14 +277,20 @@ class Recognizer:
         sharing = collections.Counter(m.stem_id for m in self.models.values())
         for name, model in self.models.items():  # a shared stem's time is split between its models
             stage_seconds[name] = stage_seconds.get(name, 0.0) + stem_seconds[model.stem_id] / sharing[model.stem_id]
-        stage_seconds["decode"] = time.perf_counter() - started - sum(stage_seconds[n] for n in self.models)
+        if tracker is not None:  # tracked on the decoding thread, beside the encoders
+            stage_seconds["pose"] = pose_seconds[0]
+        stage_seconds["decode"] = (time.perf_counter() - started - sum(stage_seconds[n] for n in self.models)
+                                   - pose_seconds[0])
         features = {name: [np.concatenate(chunks)] for name, chunks in parts.items()}
         for name, chunks in motion_parts.items():
             features[name].append(np.concatenate(chunks))
-        return features, stream.last_frame_s
+        return features, np.concatenate(landmarks) if tracker is not None else None, stream.last_frame_s
 
     def _plans(self, duration_s: float) -> tuple[dict[str, SamplePlan], np.ndarray]:
-        """Every model's sampling plan, and the sorted union of their sample times (decoded once for all)."""
+        """Every model's sampling plan, and the sorted union of their sample times (decoded once for all).
+
+        The pose head samples as the models do (checked at loading), so it shares their plan.
+        """
         plans = {name: plan_samples(duration_s, m.spec.sampling) for name, m in self.models.items()}
         return plans, np.unique(np.concatenate([plan.times for plan in plans.values()]))
 
@@ -285,15 +317,21 @@ class Recognizer:
         duration_s = info.duration_s
         plans, all_times = self._plans(duration_s)
         stage_seconds: dict[str, float] = {}
-        features, last_frame_s = self._encode(info, all_times, progress, stage_seconds)
+        features, landmarks, last_frame_s = self._encode(info, all_times, progress, stage_seconds)
         if last_frame_s < all_times[-1] - TRUNCATION_SLACK_S:
             duration_s = last_frame_s + 1.0 / info.fps
             notes.append(f"Only the first {duration_s:.1f} s of the {info.duration_s:.1f} s the file announces could "
                          "be decoded (it looks truncated or damaged): the answer covers that part.")
             plans, all_times = self._plans(duration_s)
             stage_seconds = {}
-            features, _ = self._encode(info, all_times, progress, stage_seconds)
+            features, landmarks, _ = self._encode(info, all_times, progress, stage_seconds)
 
+        pose = None
+        if landmarks is not None:
+            started = time.perf_counter()
+            plan = next(iter(plans.values()))
+            pose = self.pose(landmarks[np.searchsorted(all_times, plan.times)][plan.window_indices()])
+            stage_seconds["pose"] += time.perf_counter() - started
         results: dict[str, ModelResult] = {}
         for number, (name, model) in enumerate(self.models.items()):
             progress(0.5 + 0.1 * number / len(self.models), f"Running {display_name(name)}")
@@ -306,18 +344,18 @@ class Recognizer:
                            if name in self.familiarities else None)
             calibration = model.spec.calibration if self.calibrated else None
             if calibration is not None:
-                probabilities = calibration.apply(probabilities)
+                probabilities = calibration.apply(probabilities, pose)
             stage_seconds[name] += time.perf_counter() - started
             windows = [(w.start_s, w.end_s) for w in plan.windows]
             results[name] = ModelResult.from_windows(name, model.spec.classes, windows, probabilities,
                                                      stage_seconds[name], duration_s, calibration, familiarity)
-        return Recognition(info.path, duration_s, results, tuple(notes), stage_seconds)
+        return Recognition(info.path, duration_s, results, tuple(notes), stage_seconds, pose)
 
     def describe_windows(self, video: str | os.PathLike) -> dict[str, list[np.ndarray]]:
         """Every model's window parts for `video` (see `recognition.familiarity`): what familiarity is measured on."""
         info = probe(video)
         plans, all_times = self._plans(info.duration_s)
-        features, _ = self._encode(info, all_times, _no_progress, {})
+        features, _, _ = self._encode(info, all_times, _no_progress, {}, with_pose=False)
         descriptors = {}
         for name in self.models:
             taken = np.searchsorted(all_times, plans[name].times)

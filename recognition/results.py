@@ -109,7 +109,10 @@ class Recognition:
     models: dict[str, ModelResult]
     notes: tuple[str, ...] = ()
     stage_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
-    """Wall-clock seconds per stage: 'decode', one per model, and 'annotate' when videos were written."""
+    """Wall-clock seconds per stage: 'decode', one per model, 'pose' with a pose head, and 'annotate' when videos
+    were written."""
+    pose: np.ndarray | None = dataclasses.field(default=None, compare=False)
+    """The pose head's own answers per window (windows, classes), before any model fused them; None without one."""
 
     def summary(self) -> dict:
         data = {

@@ -61,12 +61,14 @@ class FrameFormat:
     video, a panorama) is first padded to the nearest shape inside it, so people keep the
     proportions the model knows instead of being squeezed. The padding mirrors the picture's
     edges: black bars are a sight the models never trained on, and still bars would hide the
-    camera's motion from the optical flow. None scales every picture whole.
+    camera's motion from the optical flow. None scales every picture whole. `padding="black"`
+    pads with black instead (the pose stream's frames, where a mirrored body would be found too).
     """
 
     size: int
     crop_borders: bool = False
     aspect_range: tuple[float, float] | None = None
+    padding: str = "mirror"
 
 
 _FALLBACK_FPS = 25.0
@@ -227,7 +229,7 @@ def _opencv_frames(path: str) -> Iterator[tuple[float, Callable[[], np.ndarray |
 
 
 def to_square_rgb(frame_bgr: np.ndarray, size: int,
-                  aspect_range: tuple[float, float] | None = None) -> np.ndarray:
+                  aspect_range: tuple[float, float] | None = None, padding: str = "mirror") -> np.ndarray:
     """Resize a frame to `size` x `size` RGB, the model input, padding it first if its shape is outside `aspect_range`.
 
     The padding is added after shrinking (to the picture's share of the square), which costs less.
@@ -245,7 +247,7 @@ def to_square_rgb(frame_bgr: np.ndarray, size: int,
     if (content_width, content_height) != (size, size):
         left, top = (size - content_width) // 2, (size - content_height) // 2
         resized = cv2.copyMakeBorder(resized, top, size - content_height - top, left, size - content_width - left,
-                                     cv2.BORDER_REFLECT_101)
+                                     cv2.BORDER_CONSTANT if padding == "black" else cv2.BORDER_REFLECT_101)
     return cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
 
 
@@ -324,7 +326,7 @@ class SampleStream:
 
     def _formatted(self, chunk: list[np.ndarray]) -> dict[FrameFormat, list[np.ndarray]]:
         box = content_box(chunk) if any(f.crop_borders for f in self.formats) else None
-        return {f: [to_square_rgb(frame[box] if f.crop_borders else frame, f.size, f.aspect_range)
+        return {f: [to_square_rgb(frame[box] if f.crop_borders else frame, f.size, f.aspect_range, f.padding)
                     for frame in chunk]
                 for f in self.formats}
 

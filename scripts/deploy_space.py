@@ -35,6 +35,7 @@ ALLOW_PATTERNS = [
     "recognition/*.py",
     *(f"weights/{name}.{suffix}" for name in MODEL_NAMES for suffix in ("keras", "json", "familiarity.npz")),
     *(f"weights/{name}-*.{suffix}" for name in MODEL_NAMES for suffix in ("tflite", "stem-weights")),
+    "weights/pose.npz", "weights/pose.json", "weights/pose_landmark_full.tflite", "weights/NOTICE",
     "examples/*.mp4",
     "examples/README.md",
     "docs/screenshot.png",

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from recognition.calibration import Calibration, clip_probabilities, fit_temperature, tempered
+from recognition.calibration import Calibration, clip_probabilities, fit_temperature, fused, tempered
 from recognition.metrics import expected_calibration_error, reliability
 
 
@@ -60,6 +60,45 @@ def test_familiarity_lets_go_its_share_and_confidence_the_rest():
     known = np.array([calibration.is_known(c, f) for c, f in zip(confidences, clip_familiarity)])
     assert unfamiliar.mean() == pytest.approx(0.08, abs=0.01)
     assert known.mean() == pytest.approx(0.9, abs=0.01) and not known[unfamiliar].any()
+
+
+def pose_answers(labels: np.ndarray, windows: list[np.ndarray], right: float, seed: int = 2) -> list[np.ndarray]:
+    """A second stream's windows, right `right` of the time, its mistakes independent of the model's."""
+    rng = np.random.default_rng(seed)
+    classes = windows[0].shape[1]
+    answers = np.where(rng.random(len(labels)) < right, labels, rng.integers(0, classes, len(labels)))
+    streams = []
+    for answer, clip in zip(answers, windows):
+        logits = rng.normal(0, 0.3, clip.shape)
+        logits[:, answer] += 4.0
+        streams.append(tempered(np.exp(logits), 1.0))
+    return streams
+
+
+def test_a_pose_stream_that_knows_something_gets_a_weight_and_raises_top1():
+    windows, labels, groups = overconfident_clips()
+    calibration = Calibration.fit(windows, labels, groups, pose=pose_answers(labels, windows, right=0.7))
+    fitted = calibration.fitted_on
+    assert 0 < calibration.pose_weight <= 0.6
+    assert fitted["top1"] > fitted["top1_without_pose"] + 0.05
+    assert fitted["top1_leave_one_group_out"] > fitted["top1_without_pose"]
+
+
+def test_a_pose_stream_of_noise_gets_no_weight():
+    windows, labels, groups = overconfident_clips()
+    calibration = Calibration.fit(windows, labels, groups, pose=pose_answers(labels, windows, right=0.0))
+    assert calibration.pose_weight == 0.0
+
+
+def test_applying_a_pose_weight_fuses_before_the_temperature():
+    model = np.array([[0.7, 0.2, 0.1]])
+    pose = np.array([[0.1, 0.8, 0.1]])
+    calibration = Calibration(temperature=2.0, pose_weight=0.5)
+    assert np.allclose(calibration.apply(model, pose), tempered(fused(model, pose, 0.5), 2.0))
+    assert np.allclose(fused(model, pose, 0.0), model) and np.allclose(fused(model, pose, 1.0), pose)
+    with pytest.raises(ValueError, match="pose"):
+        calibration.apply(model)
+    assert np.allclose(Calibration(temperature=2.0).apply(model, pose), tempered(model, 2.0))
 
 
 def test_reliability_bins_and_error_of_a_perfectly_calibrated_set():

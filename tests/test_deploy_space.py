@@ -88,6 +88,7 @@ def test_the_space_gets_the_app_the_package_the_models_and_the_examples(checkout
     expected = {"README.md", ".gitattributes", "requirements.txt", "app.py", "docs/screenshot.png",
                 "weights/lrcn.keras", "weights/lrcn.json", "weights/convlstm.keras", "weights/convlstm.json",
                 "weights/lrcn.familiarity.npz", "weights/convlstm.familiarity.npz",
+                "weights/pose.npz", "weights/pose.json", "weights/pose_landmark_full.tflite", "weights/NOTICE",
                 *(path.relative_to(ROOT).as_posix() for path in (ROOT / "weights").glob("*-*.*")),
                 *modules, *examples}
     assert set(sent) == expected

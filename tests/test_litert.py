@@ -31,7 +31,8 @@ def engines(recognizer: Recognizer) -> dict[str, Recognizer]:
     assert all(isinstance(model, LiteRTModel) for model in recognizer.models.values()), \
         "with ai-edge-litert installed, the default engine is LiteRT"
     float_copies = {name: LiteRTModel.load(WEIGHTS / f"{name}.keras", quantized=False) for name in MODEL_NAMES}
-    return {"litert": recognizer, "litert-float": Recognizer(float_copies, True, recognizer.familiarities),
+    float_recognizer = Recognizer(float_copies, True, recognizer.familiarities, recognizer.pose)
+    return {"litert": recognizer, "litert-float": float_recognizer,
             "keras": Recognizer.load(WEIGHTS, engine="keras")}
 
 

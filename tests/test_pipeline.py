@@ -77,7 +77,8 @@ def test_result_covers_the_video_with_a_timeline(recognizer: Recognizer, synthet
 def test_models_on_one_frozen_stem_share_it_and_get_the_same_answers(recognizer: Recognizer, synthetic_clip: Path):
     stems = {name: model.stem_id for name, model in recognizer.models.items()}
     assert len(set(stems.values())) == 1, "the shipped models are trained on the same frozen stem"
-    apart = Recognizer({name: dataclasses.replace(model, stem_id=name) for name, model in recognizer.models.items()})
+    apart = Recognizer({name: dataclasses.replace(model, stem_id=name) for name, model in recognizer.models.items()},
+                       pose=recognizer.pose)
     shared, separate = recognizer.recognize(synthetic_clip), apart.recognize(synthetic_clip)
     # Each model's LiteRT copy holds its own conversion of the stem; two conversions differ by float noise
     # (about 1e-6), which an int8 frame head can round one quantization step apart.
@@ -93,9 +94,9 @@ def test_models_that_take_the_same_flow_share_its_computation(recognizer: Recogn
     monkeypatch.setattr(FlowTracker, "fields", lambda tracker, frames: computed.append(len(frames)) or
                         fields(tracker, frames))
     assert all(model.spec.motion for model in recognizer.models.values()), "both shipped models take flow"
-    alone = Recognizer({"lrcn": recognizer.models["lrcn"]}).recognize(synthetic_clip)
+    alone = Recognizer({"lrcn": recognizer.models["lrcn"]}, pose=recognizer.pose).recognize(synthetic_clip)
     frames_alone, computed[:] = sum(computed), []
-    both = Recognizer(recognizer.models).recognize(synthetic_clip)
+    both = Recognizer(recognizer.models, pose=recognizer.pose).recognize(synthetic_clip)
     assert frames_alone > 0 and sum(computed) == frames_alone
     np.testing.assert_allclose(both.models["lrcn"].probabilities, alone.models["lrcn"].probabilities, atol=1e-5)
 
@@ -250,16 +251,17 @@ def test_odd_real_world_files_get_an_answer(recognizer: Recognizer, more_odd_fil
 
 
 @needs_ucf14
-def test_the_pipeline_applies_each_models_temperature(recognizer: Recognizer):
-    from recognition.calibration import tempered
-
-    raw_recognizer = Recognizer(recognizer.models, calibrated=False)
+def test_the_pipeline_fuses_the_pose_stream_then_applies_each_models_temperature(recognizer: Recognizer):
+    raw_recognizer = Recognizer(recognizer.models, calibrated=False, pose=recognizer.pose)
     for clip in (validation_clip("Lunges"), validation_clip("Swing")):
         calibrated, plain = recognizer.recognize(clip), raw_recognizer.recognize(clip)
+        assert plain.pose.shape == (len(plain.models["lrcn"].timeline), len(recognizer.pose.spec.classes))
+        assert "pose" in calibrated.stage_seconds
         for name in MODEL_NAMES:
-            temperature = recognizer.specs[name].calibration.temperature
-            assert temperature != 1.0 and plain.models[name].known
-            assert np.allclose(tempered(np.array([w.probabilities for w in plain.models[name].timeline]), temperature),
+            calibration = recognizer.specs[name].calibration
+            assert calibration.temperature != 1.0 and calibration.pose_weight > 0 and plain.models[name].known
+            raw = np.array([w.probabilities for w in plain.models[name].timeline])
+            assert np.allclose(calibration.apply(raw, plain.pose),
                                [w.probabilities for w in calibrated.models[name].timeline], atol=1e-5)
 
 

@@ -42,7 +42,8 @@ def test_one_epoch_trains_saves_and_reloads(tmp_path: Path, tiny_ucf: Path, arch
     assert spec.training["validation_groups"] == [3] and spec.training["training_groups"] == [1, 2]
     assert (tmp_path / "weights" / f"{architecture}.keras").exists()
 
-    recognizer = Recognizer.load(tmp_path / "weights", names=(architecture,))
+    # LiteRT would convert the new model first (a minute); test_app watches that conversion.
+    recognizer = Recognizer.load(tmp_path / "weights", names=(architecture,), engine="keras")
     result = recognizer.recognize(tiny_ucf / "Fast" / "v_Fast_g03_c01.avi").models[architecture]
     assert result.label in spec.classes and len(result.timeline) >= 1
     assert recognizer.specs[architecture].sampling == SAMPLING
@@ -60,7 +61,7 @@ def test_two_members_with_motion_streams_are_trained_saved_and_used(tmp_path: Pa
 
     model = keras.saving.load_model(tmp_path / "weights" / "lrcn.keras", compile=False)
     assert [tuple(i.shape[1:]) for i in model.inputs] == [(4, 64, 64, 3), (4, 56, 56, 2)]
-    recognizer = Recognizer.load(tmp_path / "weights", names=("lrcn",))
+    recognizer = Recognizer.load(tmp_path / "weights", names=("lrcn",), engine="keras")
     assert recognizer.models["lrcn"].spec.motion == spec.motion and recognizer.models["lrcn"].spec.crop_borders
     result = recognizer.recognize(tiny_ucf / "Slow" / "v_Slow_g03_c01.avi").models["lrcn"]
     np.testing.assert_allclose(result.probabilities.sum(), 1.0, rtol=1e-5)
@@ -99,7 +100,7 @@ def test_all_groups_trains_on_every_group_for_every_epoch(tmp_path: Path, tiny_u
     assert spec.training["training_groups"] == [1, 2, 3] and spec.training["validation_groups"] == []
     assert spec.training["validation"] is None and spec.training["hyperparameters"]["all_groups"]
     assert spec.training["members"] == [{"seed": 1, "appearance": {"epochs": 2}, "motion": {"epochs": 2}}]
-    assert Recognizer.load(tmp_path / "weights", names=("lrcn",)).recognize(
+    assert Recognizer.load(tmp_path / "weights", names=("lrcn",), engine="keras").recognize(
         tiny_ucf / "Fast" / "v_Fast_g01_c01.avi").models["lrcn"].label in spec.classes
 
 
