@@ -41,12 +41,12 @@ class Calibration:
     """Applies to a model's window probabilities; fitted by `fit`, saved in the model's metadata."""
 
     temperature: float = 1.0
-    pose_weight: float = 0.0
-    """The pose stream's share in the fused answer (0: the model's answer alone)."""
     known_threshold: float = 0.0
     """Calibrated confidence under which an answer is "none of the actions this model knows"."""
     familiarity_threshold: float | None = None
     """Familiarity (see `recognition.familiarity`) under which it is too; None when the model has none."""
+    pose_weight: float = 0.0
+    """The pose stream's share in the fused answer (0: the model's answer alone)."""
     fitted_on: dict = dataclasses.field(default_factory=dict, compare=False)
     """Where the numbers come from: groups, clip count, error before and after (for people, not for inference)."""
 
@@ -113,9 +113,9 @@ class Calibration:
                          "top1_leave_one_group_out": float((left_out.argmax(axis=1) == labels).mean())}
         return cls(
             temperature=round(float(temperature), 4),
-            pose_weight=float(pose_weight),
             known_threshold=threshold,
             familiarity_threshold=familiarity_threshold,
+            pose_weight=float(pose_weight),
             fitted_on={
                 "groups": sorted(int(g) for g in np.unique(groups)),
                 "clips": int(len(labels)),

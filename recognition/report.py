@@ -195,6 +195,9 @@ def _describe_model(name: str, spec: ModelSpec) -> str:
         measured = "no validation accuracy recorded"
     architecture = spec.architecture.removeprefix(f"{display_name(name)}: ")  # older files name the model twice
     cropping = " (black borders cut first)" if spec.crop_borders else ""
+    if spec.calibration is not None and spec.calibration.pose_weight:
+        architecture += (f"; fused with the pose stream (a GRU over BlazePose's body landmarks) at "
+                         f"{spec.calibration.pose_weight:.0%}")
     return (f"- **{display_name(name)}**: {architecture}.\n"
             f"  Sees {sampling.num_frames} frames of {spec.image_size} px{cropping} over {sampling.window_seconds:g} s "
             f"windows, every {sampling.hop_seconds:g} s; {measured}.")

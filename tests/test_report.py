@@ -1,5 +1,7 @@
 """How a recognition is explained: table rows, verdict, timeline plots, model notes."""
 
+import dataclasses
+
 import numpy as np
 
 from recognition.calibration import Calibration
@@ -149,3 +151,7 @@ def test_about_gives_the_split_runs_accuracy_for_a_model_trained_on_every_group(
                      training={"validation": None}, calibration=calibration)
     assert ("trained on every group; the same recipe trained without g21-g25 was right on **84%** of their 213 clips"
             in about_models({"lrcn": spec}))
+    assert "pose" not in about_models({"lrcn": spec})
+    with_pose = dataclasses.replace(spec, calibration=dataclasses.replace(calibration, pose_weight=0.25))
+    assert "lrcn architecture; fused with the pose stream (a GRU over BlazePose's body landmarks) at 25%." \
+        in about_models({"lrcn": with_pose})
