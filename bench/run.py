@@ -10,7 +10,9 @@ engine) and, for comparison in the same process, through the Keras models.
 The tutorial loop runs the same two models on the same video, one
 `model.predict` per frame (see bench/tutorial.py). Runs alternate and the table
 shows medians. Absolute seconds depend on the machine; the ratios are the
-figures to compare.
+figures to compare. The stages overlap: `pose` is the time the decoding thread
+spent tracking the body, beside the models' encoders, and `decode` is the rest
+of the wall time outside the models, the wait for decoding and tracking included.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from recognition.metadata import WEIGHTS_DIR as WEIGHTS
 from recognition.video import probe
 
 ROOT = Path(__file__).resolve().parent.parent
-STAGES = ("decode", *MODEL_NAMES, "annotate")
+STAGES = ("decode", "pose", *MODEL_NAMES, "annotate")
 
 
 def _cpu_seconds() -> float:
@@ -103,7 +105,7 @@ def _speed_line(row: dict) -> str:
     lines = []
     for engine, key in (("litert", "ours_s"), ("keras", "keras_engine_s")):
         seconds = row[key]
-        stages = "  ".join(f"{seconds[stage]:6.2f}" for stage in STAGES)
+        stages = "  ".join(f"{seconds.get(stage, 0.0):6.2f}" for stage in STAGES)
         line = (f"{row['video'][:24]:<24} {row['size']:>9} {engine:>6} {row['duration_s']:6.1f}  {stages}  "
                 f"{seconds['total']:7.2f}  {row['duration_s'] / seconds['total']:6.1f}x  {seconds['cpu']:6.2f}")
         if engine == "litert" and "tutorial_s" in row:

@@ -277,10 +277,9 @@ class Recognizer:
         sharing = collections.Counter(m.stem_id for m in self.models.values())
         for name, model in self.models.items():  # a shared stem's time is split between its models
             stage_seconds[name] = stage_seconds.get(name, 0.0) + stem_seconds[model.stem_id] / sharing[model.stem_id]
-        if tracker is not None:  # tracked on the decoding thread, beside the encoders
+        stage_seconds["decode"] = time.perf_counter() - started - sum(stage_seconds[n] for n in self.models)
+        if tracker is not None:  # on the decoding thread, beside the encoders: part of "decode"'s wait, too
             stage_seconds["pose"] = pose_seconds[0]
-        stage_seconds["decode"] = (time.perf_counter() - started - sum(stage_seconds[n] for n in self.models)
-                                   - pose_seconds[0])
         features = {name: [np.concatenate(chunks)] for name, chunks in parts.items()}
         for name, chunks in motion_parts.items():
             features[name].append(np.concatenate(chunks))
