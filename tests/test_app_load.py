@@ -242,10 +242,10 @@ def test_a_request_that_would_wait_too_long_is_refused_at_once_and_a_waiting_one
     assert waits and waits[0].startswith("Waiting for your turn: 1 video ahead, about "), waits
 
 
-def test_disk_use_stays_bounded_across_60_requests(loaded_app: LoadedApp):
+def test_disk_use_stays_bounded_across_40_requests(loaded_app: LoadedApp):
     app = loaded_app
     peak = 0
-    for batch in range(3):
+    for batch in range(2):
         requests = [("file", str(app.inputs["tiny"]))] * 12 + [("file", str(app.inputs["text"]))] * 8
         outcomes = _run_concurrently(app, requests)
         assert [status for status, _ in outcomes] == ["ok"] * 12 + ["error"] * 8, outcomes

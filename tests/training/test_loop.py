@@ -76,16 +76,19 @@ def test_two_members_with_motion_streams_are_trained_saved_and_used(tmp_path: Pa
 
 
 @pytest.mark.slow
+def _frames_as_train_loads_them(run: TrainConfig) -> None:
+    FrameCache(run.cache_dir, run.sampling, FrameFormat(run.image_size, run.crop_borders, run.aspect_range)
+               ).load(dataset.scan(run.data_dir))
+
+
 def test_features_are_cached_between_runs(tmp_path: Path, tiny_ucf: Path):
     train(config(tmp_path, tiny_ucf, "convlstm"))
     cached = sorted((tmp_path / "cache").glob("*.npy"))
     assert len(cached) == 6
     stamps = [p.stat().st_mtime_ns for p in cached]
-    train(config(tmp_path, tiny_ucf, "convlstm", seed=2))
+    _frames_as_train_loads_them(config(tmp_path, tiny_ucf, "convlstm", seed=2))  # another run of the same frames
     assert [p.stat().st_mtime_ns for p in sorted((tmp_path / "cache").glob("*.npy"))] == stamps
-    uncut = config(tmp_path, tiny_ucf, "convlstm", crop_borders=False)  # its frames, as train would cache them
-    FrameCache(uncut.cache_dir, uncut.sampling, FrameFormat(uncut.image_size, uncut.crop_borders, uncut.aspect_range)
-               ).load(dataset.scan(tiny_ucf))
+    _frames_as_train_loads_them(config(tmp_path, tiny_ucf, "convlstm", crop_borders=False))
     assert len(list((tmp_path / "cache").glob("*.npy"))) == 12, "uncut frames are cached apart"
 
 
